@@ -1,0 +1,1 @@
+"""The car-wash application: an ordinary user of Conveyor's public API."""

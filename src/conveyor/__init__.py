@@ -1,0 +1,49 @@
+"""Conveyor: a durable background job system for Python on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+from conveyor.app import Conveyor
+from conveyor.context import JobContext
+from conveyor.errors import (
+    ConfigurationError,
+    ConveyorError,
+    Discard,
+    InvalidArgument,
+    InvalidTransition,
+    JobNotFound,
+    LeaseLost,
+    MigrationRequired,
+    PayloadInvalid,
+    Retry,
+    StoreError,
+    StoreUnavailable,
+    TaskNotFound,
+)
+from conveyor.job import FINAL_STATES, Job, JobError, JobState, Progress
+from conveyor.retry import RetryPolicy
+from conveyor.task import Task
+
+__all__ = [
+    "FINAL_STATES",
+    "ConfigurationError",
+    "Conveyor",
+    "ConveyorError",
+    "Discard",
+    "InvalidArgument",
+    "InvalidTransition",
+    "Job",
+    "JobContext",
+    "JobError",
+    "JobNotFound",
+    "JobState",
+    "LeaseLost",
+    "MigrationRequired",
+    "PayloadInvalid",
+    "Progress",
+    "Retry",
+    "RetryPolicy",
+    "StoreError",
+    "StoreUnavailable",
+    "Task",
+    "TaskNotFound",
+]

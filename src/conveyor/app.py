@@ -1,0 +1,435 @@
+"""Conveyor: the app object — task registry, settings, and the enqueue/get/list facade."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar, overload
+
+import pydantic
+
+from conveyor.clock import Clock, SystemClock
+from conveyor.errors import ConfigurationError, InvalidArgument, InvalidTransition, TaskNotFound
+from conveyor.job import Job, JobState
+from conveyor.retry import RetryPolicy
+from conveyor.settings import Settings
+from conveyor.store.base import JobFilter, NewJob, Page, QueueCount, Store
+from conveyor.store.factory import store_for_url
+from conveyor.task import Handler, Task, TaskOptions, payload_type_of
+from conveyor.transactional import check_same_dialect, run_plan, run_plan_sync
+
+T = TypeVar("T")
+MAX_PAGE = 1000
+
+
+class Conveyor:
+    """The one object an application imports: tasks are declared on it, jobs go through it.
+
+    ``Conveyor()`` uses the embedded SQLite store under ``CONVEYOR_DATA_DIR``;
+    ``Conveyor("postgresql://…")`` uses PostgreSQL. Settings not given as keyword
+    arguments come from ``CONVEYOR_*`` environment variables. The store opens on first use
+    (and is migrated then when ``auto_migrate`` is on).
+    """
+
+    def __init__(
+        self,
+        database_url: str | None = None,
+        *,
+        clock: Clock | None = None,
+        **settings: Any,
+    ) -> None:
+        if database_url is not None:
+            settings["database_url"] = database_url
+        try:
+            self.settings = Settings(**settings)
+        except pydantic.ValidationError as exc:
+            raise ConfigurationError(f"invalid settings: {exc}") from None
+        self.clock: Clock = clock or SystemClock()
+        self._tasks: dict[str, Task[Any]] = {}
+        self._store: Store | None = None
+        self._open_lock: asyncio.Lock | None = None
+
+    # -- tasks --------------------------------------------------------------------------
+
+    @overload
+    def task(self, fn: Handler, /) -> Task[Any]: ...
+
+    @overload
+    def task(
+        self,
+        fn: None = None,
+        /,
+        *,
+        name: str | None = None,
+        queue: str = "default",
+        priority: int = 0,
+        max_attempts: int = 3,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        executor: str | None = None,
+        payload: type[pydantic.BaseModel] | None = None,
+    ) -> Callable[[Handler], Task[Any]]: ...
+
+    def task(
+        self,
+        fn: Handler | None = None,
+        /,
+        *,
+        name: str | None = None,
+        queue: str = "default",
+        priority: int = 0,
+        max_attempts: int = 3,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        executor: str | None = None,
+        payload: type[pydantic.BaseModel] | None = None,
+    ) -> Task[Any] | Callable[[Handler], Task[Any]]:
+        """Register a handler ``(payload: Model, ctx: JobContext)`` as a task.
+
+        ``name`` defaults to ``module.function``; the bare function name also finds the
+        task as long as no other task shares it.
+        """
+
+        def register(handler: Handler) -> Task[Any]:
+            import inspect
+
+            chosen = executor or ("async" if inspect.iscoroutinefunction(handler) else "thread")
+            options = TaskOptions(
+                queue=queue,
+                priority=priority,
+                max_attempts=max_attempts,
+                timeout=timeout,
+                retry=retry or RetryPolicy(),
+                executor=chosen,
+            )
+            task_name = name or f"{handler.__module__}.{handler.__qualname__}"
+            if task_name in self._tasks:
+                raise ConfigurationError(f"a task named {task_name!r} is already registered")
+            task: Task[Any] = Task(
+                self,
+                handler,
+                name=task_name,
+                payload_type=payload_type_of(handler, payload),
+                options=options,
+            )
+            self._tasks[task_name] = task
+            return task
+
+        return register(fn) if fn is not None else register
+
+    @property
+    def tasks(self) -> Mapping[str, Task[Any]]:
+        return dict(self._tasks)
+
+    def get_task(self, name: str) -> Task[Any]:
+        """The task registered as ``name``, or whose function is uniquely called ``name``."""
+        if name in self._tasks:
+            return self._tasks[name]
+        matches = [t for t in self._tasks.values() if t.name.rsplit(".", 1)[-1] == name]
+        if len(matches) == 1:
+            return matches[0]
+        raise TaskNotFound(name, self._tasks)
+
+    # -- store --------------------------------------------------------------------------
+
+    async def store(self) -> Store:
+        """The opened (and, with ``auto_migrate``, migrated) store."""
+        if self._store is not None:
+            return self._store
+        if self._open_lock is None:
+            self._open_lock = asyncio.Lock()
+        async with self._open_lock:
+            if self._store is None:
+                store = store_for_url(self.settings.resolved_database_url)
+                await store.open()
+                try:
+                    await self._check_schema(store)
+                except BaseException:
+                    await store.close()
+                    raise
+                self._store = store
+        return self._store
+
+    async def _check_schema(self, store: Store) -> None:
+        from conveyor.errors import MigrationRequired
+
+        version = await store.schema_version()
+        if version == store.expected_version:
+            return
+        if version < store.expected_version and self.settings.auto_migrate:
+            await store.migrate()
+            return
+        raise MigrationRequired(version, store.expected_version)
+
+    async def migrate(self) -> int:
+        """Apply missing migrations; returns the schema version."""
+        store = store_for_url(self.settings.resolved_database_url)
+        await store.open()
+        try:
+            return await store.migrate()
+        finally:
+            await store.close()
+
+    async def close(self) -> None:
+        store, self._store = self._store, None
+        if store is not None:
+            await store.close()
+
+    async def __aenter__(self) -> Conveyor:
+        await self.store()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- enqueue ------------------------------------------------------------------------
+
+    async def enqueue(
+        self,
+        task: str | Task[Any],
+        payload: pydantic.BaseModel | Mapping[str, Any],
+        *,
+        run_at: datetime | None = None,
+        delay: timedelta | float | None = None,
+        priority: int | None = None,
+        queue: str | None = None,
+        idempotency_key: str | None = None,
+        connection: Any = None,
+    ) -> Job:
+        """Enqueue one job of ``task`` (a name or a ``Task``).
+
+        With ``connection`` (the application's open transaction on the store's database)
+        the job exists only if that transaction commits. A taken ``idempotency_key``
+        returns the job that holds it and creates nothing.
+        """
+        jobs = await self._enqueue(
+            task, [payload], run_at, delay, priority, queue, [idempotency_key], connection
+        )
+        return jobs[0]
+
+    async def enqueue_many(
+        self,
+        task: str | Task[Any],
+        payloads: Sequence[pydantic.BaseModel | Mapping[str, Any]],
+        *,
+        run_at: datetime | None = None,
+        delay: timedelta | float | None = None,
+        priority: int | None = None,
+        queue: str | None = None,
+        idempotency_keys: Sequence[str | None] | None = None,
+        connection: Any = None,
+    ) -> list[Job]:
+        """Enqueue many jobs of one task in one round trip. Every payload is validated
+        before anything is written: one bad payload enqueues nothing."""
+        keys = list(idempotency_keys) if idempotency_keys is not None else [None] * len(payloads)
+        if len(keys) != len(payloads):
+            raise InvalidArgument("idempotency_keys", "must have one key per payload")
+        return await self._enqueue(task, payloads, run_at, delay, priority, queue, keys, connection)
+
+    async def _enqueue(
+        self,
+        task: str | Task[Any],
+        payloads: Sequence[pydantic.BaseModel | Mapping[str, Any]],
+        run_at: datetime | None,
+        delay: timedelta | float | None,
+        priority: int | None,
+        queue: str | None,
+        keys: Sequence[str | None],
+        connection: Any,
+    ) -> list[Job]:
+        now = self.clock.now()
+        new_jobs = self.build_jobs(task, payloads, run_at, delay, priority, queue, keys, now)
+        if not new_jobs:
+            return []
+        if connection is not None:
+            store = await self.store()
+            check_same_dialect(connection, store.dialect)
+            outcome = await run_plan(store.plan_insert(new_jobs, now=now), connection)
+        else:
+            outcome = await (await self.store()).insert_jobs(jobs=new_jobs, now=now)
+        return [item.job for item in outcome]
+
+    def build_jobs(
+        self,
+        task: str | Task[Any],
+        payloads: Sequence[pydantic.BaseModel | Mapping[str, Any]],
+        run_at: datetime | None,
+        delay: timedelta | float | None,
+        priority: int | None,
+        queue: str | None,
+        keys: Sequence[str | None],
+        now: datetime,
+    ) -> list[NewJob]:
+        """Validate everything and describe the rows to insert; writes nothing."""
+        resolved = self.get_task(task) if isinstance(task, str) else task
+        when = _when(run_at, delay, now)
+        if queue is not None and not queue:
+            raise InvalidArgument("queue", "must not be empty")
+        for key in keys:
+            if key is not None and not (0 < len(key) <= 255):
+                raise InvalidArgument("idempotency_key", "must be 1 to 255 characters")
+        options = resolved.options
+        return [
+            NewJob(
+                task=resolved.name,
+                queue=queue or options.queue,
+                payload=resolved.validate(payload).model_dump(mode="json"),
+                run_at=when,
+                priority=options.priority if priority is None else priority,
+                max_attempts=options.max_attempts,
+                idempotency_key=key,
+                timeout_seconds=options.timeout,
+            )
+            for payload, key in zip(payloads, keys, strict=True)
+        ]
+
+    def enqueue_sync(
+        self,
+        task: str | Task[Any],
+        payload: pydantic.BaseModel | Mapping[str, Any],
+        *,
+        connection: Any,
+        run_at: datetime | None = None,
+        delay: timedelta | float | None = None,
+        priority: int | None = None,
+        queue: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Job:
+        """Enqueue inside a synchronous application transaction (``connection``), for
+        sync web frameworks. The job exists only if that transaction commits."""
+        now = self.clock.now()
+        new_jobs = self.build_jobs(
+            task, [payload], run_at, delay, priority, queue, [idempotency_key], now
+        )
+        store = store_for_url(self.settings.resolved_database_url)  # for its SQL only
+        check_same_dialect(connection, store.dialect)
+        return run_plan_sync(store.plan_insert(new_jobs, now=now), connection)[0].job
+
+    # -- reading and administration -----------------------------------------------------
+
+    async def get_job(self, job_id: int) -> Job:
+        return await (await self.store()).get_job(job_id=job_id)
+
+    async def list_jobs(
+        self,
+        *,
+        state: str | JobState | Sequence[str | JobState] | None = None,
+        task: str | Sequence[str] | None = None,
+        queue: str | Sequence[str] | None = None,
+        ids: Sequence[int] | None = None,
+        idempotency_key: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        finished_after: datetime | None = None,
+        finished_before: datetime | None = None,
+        after: int | None = None,
+        limit: int = 100,
+    ) -> Page:
+        """One page of jobs, newest first; pass ``page.next_after`` as ``after`` for the next."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidArgument("limit", f"must be between 1 and {MAX_PAGE}")
+        job_filter = JobFilter(
+            states=_states(state),
+            tasks=_names(task, self),
+            queues=[queue] if isinstance(queue, str) else queue,
+            ids=ids,
+            idempotency_key=idempotency_key,
+            created_after=_aware("created_after", created_after),
+            created_before=_aware("created_before", created_before),
+            finished_after=_aware("finished_after", finished_after),
+            finished_before=_aware("finished_before", finished_before),
+        )
+        store = await self.store()
+        return await store.list_jobs(filter=job_filter, after=after, limit=limit)
+
+    async def cancel(self, job_id: int) -> Job:
+        """Cancel a job that is not final; raises ``InvalidTransition`` otherwise."""
+        store = await self.store()
+        cancelled = await store.cancel_jobs(ids=[job_id], now=self.clock.now())
+        if cancelled:
+            return cancelled[0]
+        job = await store.get_job(job_id=job_id)
+        raise InvalidTransition(job_id, job.state.value, "cancel")
+
+    async def retry(self, job_id: int) -> Job:
+        """Make a ``failed`` or ``cancelled`` job ``available`` again."""
+        store = await self.store()
+        retried = await store.retry_jobs(ids=[job_id], now=self.clock.now())
+        if retried:
+            return retried[0]
+        job = await store.get_job(job_id=job_id)
+        raise InvalidTransition(job_id, job.state.value, "retry")
+
+    async def retry_failed(
+        self,
+        *,
+        ids: Sequence[int] | None = None,
+        task: str | Sequence[str] | None = None,
+        finished_after: datetime | None = None,
+        finished_before: datetime | None = None,
+    ) -> int:
+        """Retry every failed job matching all the given conditions; returns how many."""
+        job_filter = JobFilter(
+            ids=ids,
+            tasks=_names(task, self),
+            finished_after=_aware("finished_after", finished_after),
+            finished_before=_aware("finished_before", finished_before),
+        )
+        store = await self.store()
+        return await store.retry_failed(filter=job_filter, now=self.clock.now())
+
+    async def rerun(self, job_id: int) -> Job:
+        """Clone a finished job into a new one (``rerun_of`` = ``job_id``)."""
+        store = await self.store()
+        return await store.rerun_job(job_id=job_id, now=self.clock.now())
+
+    async def counts(self) -> list[QueueCount]:
+        return await (await self.store()).count_jobs()
+
+
+def _when(run_at: datetime | None, delay: timedelta | float | None, now: datetime) -> datetime:
+    if run_at is not None and delay is not None:
+        raise InvalidArgument("run_at", "give run_at or delay, not both")
+    if run_at is not None:
+        return _aware("run_at", run_at) or now
+    if delay is not None:
+        seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+        if seconds < 0:
+            raise InvalidArgument("delay", "must not be negative")
+        return now + timedelta(seconds=seconds)
+    return now
+
+
+def _aware(field: str, moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        raise InvalidArgument(field, "must be timezone-aware (e.g. datetime.now(UTC))")
+    return None if moment is None else moment.astimezone(UTC)
+
+
+def _states(
+    state: str | JobState | Sequence[str | JobState] | None,
+) -> list[JobState] | None:
+    if state is None:
+        return None
+    values = [state] if isinstance(state, str) else list(state)
+    try:
+        return [JobState(v) for v in values]
+    except ValueError:
+        known = ", ".join(s.value for s in JobState)
+        raise InvalidArgument("state", f"unknown state in {values!r}; known: {known}") from None
+
+
+def _names(task: str | Sequence[str] | None, app: Conveyor) -> list[str] | None:
+    if task is None:
+        return None
+    names = [task] if isinstance(task, str) else list(task)
+    # A registered short name means its full name; unknown names filter as given, so that
+    # jobs of tasks this process does not register can still be listed.
+    resolved = []
+    for name in names:
+        try:
+            resolved.append(app.get_task(name).name)
+        except TaskNotFound:
+            resolved.append(name)
+    return resolved

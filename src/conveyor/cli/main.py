@@ -1,0 +1,212 @@
+"""``conveyor`` commands: migrate, enqueue, jobs …, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from conveyor.app import Conveyor
+from conveyor.cli.loading import load_app
+from conveyor.cli.render import jobs_table, print_job, print_json
+from conveyor.errors import (
+    ConfigurationError,
+    ConveyorError,
+    InvalidArgument,
+    PayloadInvalid,
+    TaskNotFound,
+)
+
+T = TypeVar("T")
+USAGE_ERRORS = (ConfigurationError, InvalidArgument, PayloadInvalid, TaskNotFound)
+console = Console()
+errors = Console(stderr=True)
+
+
+def run(coro_fn: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
+    """Run an async command and turn Conveyor errors into a message and exit code:
+    2 for bad input (as for usage errors), 1 for anything else that failed."""
+
+    @functools.wraps(coro_fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return asyncio.run(coro_fn(*args, **kwargs))
+        except USAGE_ERRORS as exc:
+            errors.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+            sys.exit(2)
+        except ConveyorError as exc:
+            errors.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+            sys.exit(1)
+
+    return wrapper
+
+
+def app_from(ctx: click.Context) -> Conveyor:
+    try:
+        return load_app(ctx.obj["app"], ctx.obj["database_url"])
+    except ConfigurationError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@click.group()
+@click.option("--app", "app_spec", envvar="CONVEYOR_APP", help="module:attribute of the app.")
+@click.option("--database-url", envvar="CONVEYOR_DATABASE_URL", help="Overrides the app's.")
+@click.pass_context
+def cli(ctx: click.Context, app_spec: str | None, database_url: str | None) -> None:
+    """Conveyor: durable background jobs on SQLite or PostgreSQL."""
+    ctx.ensure_object(dict)
+    ctx.obj.update(app=app_spec, database_url=database_url)
+
+
+@cli.command()
+@click.pass_context
+@run
+async def migrate(ctx: click.Context) -> None:
+    """Apply missing schema migrations (safe to run from several processes at once)."""
+    app = app_from(ctx)
+    version = await app.migrate()
+    console.print(f"schema at version {version} on {app.settings.resolved_database_url}")
+
+
+@cli.command()
+@click.argument("task")
+@click.option("--json", "payload_json", help="The payload as a JSON object.")
+@click.option(
+    "--file", "payload_file", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--delay", type=float, help="Seconds to wait before the job may run.")
+@click.option("--priority", type=int)
+@click.option("--queue")
+@click.option("--idempotency-key")
+@click.option("--json-output", "as_json", is_flag=True, help="Print the job as JSON.")
+@click.pass_context
+@run
+async def enqueue(
+    ctx: click.Context,
+    task: str,
+    payload_json: str | None,
+    payload_file: Path | None,
+    delay: float | None,
+    priority: int | None,
+    queue: str | None,
+    idempotency_key: str | None,
+    as_json: bool,
+) -> None:
+    """Enqueue one job of TASK."""
+    text = payload_file.read_text(encoding="utf-8") if payload_file else (payload_json or "{}")
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument("payload", f"not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise InvalidArgument("payload", "must be a JSON object")
+    app = app_from(ctx)
+    try:
+        job = await app.enqueue(
+            task,
+            payload,
+            delay=delay,
+            priority=priority,
+            queue=queue,
+            idempotency_key=idempotency_key,
+        )
+    finally:
+        await app.close()
+    if as_json:
+        print_json(job.to_json())
+    else:
+        console.print(f"enqueued job {job.id} ({job.task}, queue {job.queue}, {job.state.value})")
+
+
+@cli.group()
+def jobs() -> None:
+    """Inspect and manage jobs."""
+
+
+@jobs.command("list")
+@click.option("--state", multiple=True)
+@click.option("--task", multiple=True)
+@click.option("--queue", multiple=True)
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--after", type=int, help="Cursor: the last id of the previous page.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@run
+async def list_jobs(
+    ctx: click.Context,
+    state: tuple[str, ...],
+    task: tuple[str, ...],
+    queue: tuple[str, ...],
+    limit: int,
+    after: int | None,
+    as_json: bool,
+) -> None:
+    """List jobs, newest first."""
+    app = app_from(ctx)
+    try:
+        page = await app.list_jobs(
+            state=list(state) or None,
+            task=list(task) or None,
+            queue=list(queue) or None,
+            after=after,
+            limit=limit,
+        )
+    finally:
+        await app.close()
+    if as_json:
+        print_json({"jobs": [j.to_json() for j in page.jobs], "next_after": page.next_after})
+        return
+    console.print(jobs_table(page.jobs))
+    if page.next_after is not None:
+        console.print(f"more: --after {page.next_after}")
+
+
+def _job_command(name: str, action: str, help_text: str) -> None:
+    @jobs.command(name, help=help_text)
+    @click.argument("job_id", type=int)
+    @click.option("--json", "as_json", is_flag=True)
+    @click.pass_context
+    @run
+    async def command(ctx: click.Context, job_id: int, as_json: bool) -> None:
+        app = app_from(ctx)
+        try:
+            operation = {
+                "show": app.get_job,
+                "cancel": app.cancel,
+                "retry": app.retry,
+                "rerun": app.rerun,
+            }[action]
+            job = await operation(job_id)
+        finally:
+            await app.close()
+        if as_json:
+            print_json(job.to_json())
+        else:
+            print_job(console, job)
+
+
+_job_command("show", "show", "Show one job.")
+_job_command("cancel", "cancel", "Cancel a job that has not finished.")
+_job_command("retry", "retry", "Make a failed or cancelled job available again.")
+_job_command("rerun", "rerun", "Clone a finished job into a new one.")
+
+
+@cli.command()
+@click.pass_context
+@run
+async def demo(ctx: click.Context) -> None:
+    """Migrate, enqueue the car-wash demo jobs, run them in this process, and show them."""
+    from conveyor.cli.demo import run_demo
+
+    await run_demo(app_from(ctx), console)
+
+
+def main() -> None:
+    cli(prog_name="conveyor")

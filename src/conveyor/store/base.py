@@ -1,0 +1,281 @@
+"""The Store interface every backend implements, and the dataclasses that cross it.
+
+Hot-path methods are plural and take batches. Every write a worker makes on a running
+job (ack, lease extension, progress, checkpoint) is fenced by the job's lease token: a
+write that carries a stale token changes nothing and is reported back as ``LeaseLost``.
+Arguments are keyword-only; ``now`` always comes from the caller's clock so that tests
+can freeze time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, LiteralString, Protocol
+
+from conveyor.errors import LeaseLost
+from conveyor.job import Job, JobError, JobState, Lease, Progress
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a backend can do, so that callers branch on a capability, never on a dialect.
+
+    Attributes:
+        listen_notify: wake-ups cross process boundaries (PostgreSQL LISTEN/NOTIFY).
+        skip_locked: concurrent claimers skip each other's rows instead of waiting.
+        multi_host: workers on several machines may share the store.
+        time_precision: the smallest difference between two stored times.
+    """
+
+    listen_notify: bool
+    skip_locked: bool
+    multi_host: bool
+    time_precision: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A job to insert. ``run_at`` in the future makes it ``scheduled``."""
+
+    task: str
+    queue: str
+    payload: Mapping[str, Any]
+    run_at: datetime
+    priority: int = 0
+    max_attempts: int = 3
+    idempotency_key: str | None = None
+    timeout_seconds: float | None = None
+    rerun_of: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Inserted:
+    """The outcome of inserting one ``NewJob``: the job, and whether it is new.
+
+    ``created`` is false when the idempotency key was already held: ``job`` is then the
+    job that holds it.
+    """
+
+    job: Job
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """Ack for a handler that returned: the job becomes ``completed`` with ``result``."""
+
+    job_id: int
+    token: str
+    result: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Ack for a handler that raised.
+
+    With ``retry_at`` set and attempts left, the job becomes ``retrying`` until then;
+    otherwise it becomes ``failed``. ``error`` is appended to the job's error list either way.
+    """
+
+    job_id: int
+    token: str
+    error: JobError
+    retry_at: datetime | None = None
+
+
+Ack = Completion | Failure
+
+
+@dataclass(frozen=True, slots=True)
+class AckOutcome:
+    """Which acks took effect, and which were rejected because the lease was lost."""
+
+    acked: list[int] = field(default_factory=list)
+    lost: list[LeaseLost] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    """Conditions for listing jobs; each given condition must hold (AND), ``None`` = any."""
+
+    states: Sequence[JobState] | None = None
+    tasks: Sequence[str] | None = None
+    queues: Sequence[str] | None = None
+    ids: Sequence[int] | None = None
+    idempotency_key: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    finished_after: datetime | None = None
+    finished_before: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a keyset-paginated listing, newest job first.
+
+    ``next_after`` is the cursor for the following page (``None`` on the last page). Jobs
+    inserted while paging have larger ids and never shift later pages.
+    """
+
+    jobs: list[Job]
+    next_after: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCount:
+    """How many jobs one queue holds in one state."""
+
+    queue: str
+    state: JobState
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class SqlStatement:
+    """A statement and its parameters, ready for a DB-API cursor of the store's dialect."""
+
+    sql: LiteralString
+    params: Mapping[str, Any]
+
+
+class InsertPlan(Protocol):
+    """The statements that insert a batch of jobs, decoupled from who executes them.
+
+    The store runs a plan on its own connections; transactional enqueue runs the same plan
+    on the application's connection, so both paths share one piece of SQL.
+    """
+
+    def insert(self) -> SqlStatement:
+        """Insert every job whose idempotency key is free; returns the inserted rows."""
+        ...
+
+    def existing(self, inserted_rows: Sequence[Mapping[str, Any]]) -> SqlStatement | None:
+        """Select the jobs that already held a key, or ``None`` when nothing conflicted."""
+        ...
+
+    def finish(
+        self,
+        inserted_rows: Sequence[Mapping[str, Any]],
+        existing_rows: Sequence[Mapping[str, Any]],
+    ) -> list[Inserted]:
+        """Pair every requested job, in order, with the row that now represents it."""
+        ...
+
+
+class Store(Protocol):
+    """Durable storage for jobs. Implementations: ``PostgresStore``, ``SqliteStore``."""
+
+    capabilities: Capabilities
+    dialect: str
+    """``"postgresql"`` or ``"sqlite"``: which SQL an application connection must speak
+    for transactional enqueue. Behaviour never branches on it; capabilities exist for that."""
+
+    @property
+    def url(self) -> str:
+        """The database URL with any password masked."""
+        ...
+
+    async def open(self) -> None:
+        """Connect; raises ``StoreUnavailable`` naming the URL when that fails."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def migrate(self) -> int:
+        """Apply missing migrations (safe to run concurrently); returns the schema version."""
+        ...
+
+    async def schema_version(self) -> int:
+        """The applied schema version, 0 for an empty database."""
+        ...
+
+    @property
+    def expected_version(self) -> int:
+        """The schema version this code needs."""
+        ...
+
+    def plan_insert(self, jobs: Sequence[NewJob], *, now: datetime) -> InsertPlan: ...
+
+    async def insert_jobs(self, *, jobs: Sequence[NewJob], now: datetime) -> list[Inserted]:
+        """Insert many jobs in one round trip (two when idempotency keys conflict)."""
+        ...
+
+    async def claim_jobs(
+        self,
+        *,
+        queues: Sequence[str] | None,
+        limit: int,
+        lease_ttl: timedelta,
+        worker_id: str,
+        now: datetime,
+    ) -> list[Job]:
+        """Claim up to ``limit`` due jobs (``queues=None``: any queue) by priority, run_at, id.
+
+        Each claimed job becomes ``running`` with a fresh lease token, ``attempt + 1``.
+        """
+        ...
+
+    async def ack_jobs(self, *, acks: Sequence[Ack], now: datetime) -> AckOutcome:
+        """Record many completions and failures, fenced by lease token."""
+        ...
+
+    async def extend_leases(
+        self, *, leases: Sequence[Lease], ttl: timedelta, now: datetime
+    ) -> list[LeaseLost]:
+        """Push the expiry of many held leases to ``now + ttl``; returns those no longer held
+        (the job was rescued, cancelled or finished), which the worker must stop."""
+        ...
+
+    async def release_jobs(self, *, leases: Sequence[Lease], now: datetime) -> list[int]:
+        """Hand running jobs back to the queue at once (graceful shutdown).
+
+        The attempt is not counted: the job did not fail.
+        """
+        ...
+
+    async def rescue_expired(self, *, now: datetime, limit: int) -> list[int]:
+        """Return running jobs whose lease expired to the queue (or to ``failed`` when no
+        attempts are left), recording a "lease expired" error; returns their ids."""
+        ...
+
+    async def save_progress(self, *, lease: Lease, progress: Progress) -> bool:
+        """Fenced; false when the lease is no longer held."""
+        ...
+
+    async def save_checkpoint(self, *, lease: Lease, checkpoint: Any) -> bool:
+        """Fenced; false when the lease is no longer held."""
+        ...
+
+    async def get_job(self, *, job_id: int) -> Job:
+        """Raises ``JobNotFound``."""
+        ...
+
+    async def list_jobs(self, *, filter: JobFilter, after: int | None, limit: int) -> Page: ...
+
+    async def cancel_jobs(self, *, ids: Sequence[int], now: datetime) -> list[Job]:
+        """Cancel the given jobs that are not final; returns the cancelled ones."""
+        ...
+
+    async def retry_jobs(self, *, ids: Sequence[int], now: datetime) -> list[Job]:
+        """Make the given ``failed``/``cancelled`` jobs ``available`` again, granting one
+        more attempt when they had none left; returns the ones retried."""
+        ...
+
+    async def retry_failed(self, *, filter: JobFilter, now: datetime) -> int:
+        """Retry every ``failed`` job matching ``filter``; returns how many."""
+        ...
+
+    async def rerun_job(self, *, job_id: int, now: datetime) -> Job:
+        """Clone a finished job into a new ``available`` job with ``rerun_of`` set.
+
+        Raises ``JobNotFound``, or ``InvalidTransition`` when the job is not final.
+        """
+        ...
+
+    async def count_jobs(self) -> list[QueueCount]: ...
+
+    async def prune_finished(self, *, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` final jobs finished before ``before``; returns how many."""
+        ...

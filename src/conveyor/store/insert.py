@@ -1,0 +1,107 @@
+"""The batch insert plan shared by both stores and by transactional enqueue."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, LiteralString
+
+from conveyor.job import Job, JobState
+from conveyor.store.base import Inserted, NewJob, SqlStatement
+
+RowParser = Callable[[Mapping[str, Any]], Job]
+TimeEncoder = Callable[[datetime], Any]
+
+
+class BatchInsertPlan:
+    """Inserts a batch in one statement; a second one fetches the holders of taken keys.
+
+    Pairing rows back to the request relies on two facts: keyed rows are matched by
+    ``(task, idempotency_key)``, and unkeyed rows receive ids in input order because the
+    insert reads its input ``ORDER BY`` position.
+    """
+
+    def __init__(
+        self,
+        *,
+        jobs: Sequence[NewJob],
+        now: datetime,
+        insert_sql: LiteralString,
+        existing_sql: LiteralString,
+        encode_time: TimeEncoder,
+        parse_row: RowParser,
+    ) -> None:
+        self._jobs = list(jobs)
+        self._now = now
+        self._insert_sql = insert_sql
+        self._existing_sql = existing_sql
+        self._encode_time = encode_time
+        self._parse_row = parse_row
+
+    def insert(self) -> SqlStatement:
+        records = [
+            {
+                "ord": index,
+                "task": job.task,
+                "queue": job.queue,
+                "state": (
+                    JobState.SCHEDULED if job.run_at > self._now else JobState.AVAILABLE
+                ).value,
+                "payload": dict(job.payload),
+                "priority": job.priority,
+                "max_attempts": job.max_attempts,
+                "run_at": self._encode_time(job.run_at),
+                "idempotency_key": job.idempotency_key,
+                "timeout_seconds": job.timeout_seconds,
+                "rerun_of": job.rerun_of,
+            }
+            for index, job in enumerate(self._jobs)
+        ]
+        return SqlStatement(
+            self._insert_sql,
+            {
+                "jobs": json.dumps(records, separators=(",", ":")),
+                "now": self._encode_time(self._now),
+            },
+        )
+
+    def existing(self, inserted_rows: Sequence[Mapping[str, Any]]) -> SqlStatement | None:
+        taken = {(str(row["task"]), row["idempotency_key"]) for row in inserted_rows}
+        missing = {
+            (job.task, job.idempotency_key)
+            for job in self._jobs
+            if job.idempotency_key is not None and (job.task, job.idempotency_key) not in taken
+        }
+        if not missing:
+            return None
+        keys = [{"task": task, "key": key} for task, key in sorted(missing)]
+        return SqlStatement(self._existing_sql, {"keys": json.dumps(keys)})
+
+    def finish(
+        self,
+        inserted_rows: Sequence[Mapping[str, Any]],
+        existing_rows: Sequence[Mapping[str, Any]],
+    ) -> list[Inserted]:
+        inserted = sorted((self._parse_row(row) for row in inserted_rows), key=lambda j: j.id)
+        new_by_key = {(j.task, j.idempotency_key): j for j in inserted if j.idempotency_key}
+        old_by_key = {
+            (j.task, j.idempotency_key): j
+            for j in map(self._parse_row, existing_rows)
+            if j.idempotency_key
+        }
+        unkeyed = iter([j for j in inserted if j.idempotency_key is None])
+        outcome: list[Inserted] = []
+        handed_out: set[tuple[str, str]] = set()
+        for job in self._jobs:
+            if job.idempotency_key is None:
+                outcome.append(Inserted(next(unkeyed), created=True))
+                continue
+            key = (job.task, job.idempotency_key)
+            # The same key twice in one batch: the first occurrence created the job.
+            if key in new_by_key:
+                outcome.append(Inserted(new_by_key[key], created=key not in handed_out))
+            else:
+                outcome.append(Inserted(old_by_key[key], created=False))
+            handed_out.add(key)
+        return outcome

@@ -1,0 +1,236 @@
+-- Named queries of the PostgreSQL store. Parameters are psycopg's %(name)s; time always
+-- arrives as a parameter so that tests can freeze it. Batch inputs arrive as one JSON
+-- array (jsonb_to_recordset), which is one round trip whatever the batch size.
+
+-- name: begin_migration
+-- Serialise concurrent `conveyor migrate` runs for the rest of this transaction.
+SELECT pg_advisory_xact_lock(7164002315);
+
+-- name: create_migrations_table
+CREATE TABLE IF NOT EXISTS conveyor_migrations (
+    version    integer PRIMARY KEY,
+    name       text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- name: applied_migrations
+SELECT version FROM conveyor_migrations ORDER BY version;
+
+-- name: record_migration
+INSERT INTO conveyor_migrations (version, name) VALUES (%(version)s, %(name)s);
+
+-- name: migrations_table_exists
+-- Asked before schema_version: a statement naming a missing table fails to prepare.
+SELECT to_regclass('conveyor_migrations') IS NOT NULL AS present;
+
+-- name: schema_version
+SELECT coalesce(max(version), 0) AS version FROM conveyor_migrations;
+
+-- name: insert_jobs
+-- Insert a batch in input order (identity values follow it). A job whose idempotency key
+-- is already held is skipped here and fetched by select_existing_jobs.
+INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
+                           created_at, idempotency_key, timeout_seconds, rerun_of)
+SELECT x.task, x.queue, x.state, x.payload, x.priority, x.max_attempts, x.run_at,
+       %(now)s, x.idempotency_key, x.timeout_seconds, x.rerun_of
+FROM jsonb_to_recordset(%(jobs)s::jsonb) AS x(
+    ord integer, task text, queue text, state text, payload jsonb, priority integer,
+    max_attempts integer, run_at timestamptz, idempotency_key text,
+    timeout_seconds double precision, rerun_of bigint)
+ORDER BY x.ord
+ON CONFLICT (task, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING *;
+
+-- name: select_existing_jobs
+-- The jobs that hold the given (task, idempotency_key) pairs. Runs as its own statement
+-- so that it sees a conflicting row committed by a concurrent enqueue.
+SELECT j.* FROM conveyor_jobs j
+JOIN jsonb_to_recordset(%(keys)s::jsonb) AS k(task text, key text)
+  ON j.task = k.task AND j.idempotency_key = k.key;
+
+-- name: claim_jobs
+-- Claim up to %(limit)s due jobs of the given queues in priority order, stamping a fresh
+-- lease token. The CTE is an optimisation fence: without it the planner may lock more
+-- rows than LIMIT. SKIP LOCKED lets concurrent claimers pass each other instead of queueing.
+WITH picked AS (
+    SELECT id FROM conveyor_jobs
+    WHERE state IN ('available', 'scheduled', 'retrying')
+      AND queue = ANY(%(queues)s::text[])
+      AND run_at <= %(now)s
+    ORDER BY priority, run_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE conveyor_jobs j
+SET state = 'running', attempt = j.attempt + 1, started_at = %(now)s,
+    lease_token = gen_random_uuid(), lease_expires_at = %(expires_at)s,
+    worker_id = %(worker_id)s
+FROM picked WHERE j.id = picked.id
+RETURNING j.*;
+
+-- name: claim_jobs_any_queue
+-- As claim_jobs, for a worker that serves every queue.
+WITH picked AS (
+    SELECT id FROM conveyor_jobs
+    WHERE state IN ('available', 'scheduled', 'retrying')
+      AND run_at <= %(now)s
+    ORDER BY priority, run_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE conveyor_jobs j
+SET state = 'running', attempt = j.attempt + 1, started_at = %(now)s,
+    lease_token = gen_random_uuid(), lease_expires_at = %(expires_at)s,
+    worker_id = %(worker_id)s
+FROM picked WHERE j.id = picked.id
+RETURNING j.*;
+
+-- name: complete_jobs
+-- Fenced: only a running job whose lease token matches is completed.
+UPDATE conveyor_jobs j
+SET state = 'completed', finished_at = %(now)s, result = x.result,
+    lease_token = NULL, lease_expires_at = NULL
+FROM jsonb_to_recordset(%(acks)s::jsonb) AS x(id bigint, token text, result jsonb)
+WHERE j.id = x.id AND j.lease_token::text = x.token AND j.state = 'running'
+RETURNING j.id;
+
+-- name: fail_jobs
+-- Fenced. With a retry time and attempts left the job waits in 'retrying'; otherwise it
+-- is 'failed' for good. The error is appended either way.
+UPDATE conveyor_jobs j
+SET state = CASE WHEN x.retry_at IS NOT NULL AND j.attempt < j.max_attempts
+                 THEN 'retrying' ELSE 'failed' END,
+    run_at = CASE WHEN x.retry_at IS NOT NULL AND j.attempt < j.max_attempts
+                  THEN x.retry_at ELSE j.run_at END,
+    finished_at = CASE WHEN x.retry_at IS NOT NULL AND j.attempt < j.max_attempts
+                       THEN NULL ELSE %(now)s END,
+    errors = j.errors || jsonb_build_array(x.error),
+    lease_token = NULL, lease_expires_at = NULL
+FROM jsonb_to_recordset(%(acks)s::jsonb) AS x(
+    id bigint, token text, error jsonb, retry_at timestamptz)
+WHERE j.id = x.id AND j.lease_token::text = x.token AND j.state = 'running'
+RETURNING j.id;
+
+-- name: extend_leases
+-- Fenced heartbeat for many jobs at once; returns the ids whose lease is still held.
+UPDATE conveyor_jobs j
+SET lease_expires_at = %(expires_at)s
+FROM jsonb_to_recordset(%(leases)s::jsonb) AS x(id bigint, token text)
+WHERE j.id = x.id AND j.lease_token::text = x.token AND j.state = 'running'
+RETURNING j.id;
+
+-- name: release_jobs
+-- Graceful shutdown: hand held jobs back at once, without counting the attempt.
+UPDATE conveyor_jobs j
+SET state = 'available', attempt = greatest(j.attempt - 1, 0), run_at = %(now)s,
+    started_at = NULL, lease_token = NULL, lease_expires_at = NULL
+FROM jsonb_to_recordset(%(leases)s::jsonb) AS x(id bigint, token text)
+WHERE j.id = x.id AND j.lease_token::text = x.token AND j.state = 'running'
+RETURNING j.id;
+
+-- name: rescue_expired
+-- Running jobs whose worker stopped heart-beating go back to the queue, or to 'failed'
+-- when that was their last attempt. SKIP LOCKED lets several rescuers run at once.
+WITH expired AS (
+    SELECT id FROM conveyor_jobs
+    WHERE state = 'running' AND lease_expires_at < %(now)s
+    ORDER BY lease_expires_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE conveyor_jobs j
+SET state = CASE WHEN j.attempt < j.max_attempts THEN 'available' ELSE 'failed' END,
+    finished_at = CASE WHEN j.attempt < j.max_attempts THEN NULL ELSE %(now)s END,
+    run_at = %(now)s,
+    errors = j.errors || jsonb_build_array(jsonb_build_object(
+        'attempt', j.attempt, 'type', 'LeaseExpired',
+        'message', 'lease expired: worker ' || coalesce(j.worker_id, '?')
+                   || ' stopped heart-beating',
+        'traceback', '', 'at', %(now_text)s::text)),
+    lease_token = NULL, lease_expires_at = NULL
+FROM expired WHERE j.id = expired.id
+RETURNING j.id;
+
+-- name: save_progress
+UPDATE conveyor_jobs SET progress_done = %(done)s, progress_total = %(total)s
+WHERE id = %(id)s AND lease_token::text = %(token)s AND state = 'running'
+RETURNING id;
+
+-- name: save_checkpoint
+UPDATE conveyor_jobs SET checkpoint = %(checkpoint)s::jsonb
+WHERE id = %(id)s AND lease_token::text = %(token)s AND state = 'running'
+RETURNING id;
+
+-- name: get_job
+SELECT * FROM conveyor_jobs WHERE id = %(id)s;
+
+-- name: list_jobs
+-- Keyset pagination, newest first: %(after)s is the last id of the previous page.
+SELECT * FROM conveyor_jobs
+WHERE (%(after)s::bigint IS NULL OR id < %(after)s::bigint)
+  AND (%(states)s::text[] IS NULL OR state = ANY(%(states)s::text[]))
+  AND (%(tasks)s::text[] IS NULL OR task = ANY(%(tasks)s::text[]))
+  AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]))
+  AND (%(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s::bigint[]))
+  AND (%(idempotency_key)s::text IS NULL OR idempotency_key = %(idempotency_key)s::text)
+  AND (%(created_after)s::timestamptz IS NULL OR created_at >= %(created_after)s::timestamptz)
+  AND (%(created_before)s::timestamptz IS NULL OR created_at < %(created_before)s::timestamptz)
+  AND (%(finished_after)s::timestamptz IS NULL OR finished_at >= %(finished_after)s::timestamptz)
+  AND (%(finished_before)s::timestamptz IS NULL
+       OR finished_at < %(finished_before)s::timestamptz)
+ORDER BY id DESC
+LIMIT %(limit)s;
+
+-- name: cancel_jobs
+UPDATE conveyor_jobs
+SET state = 'cancelled', finished_at = %(now)s, lease_token = NULL, lease_expires_at = NULL
+WHERE id = ANY(%(ids)s::bigint[]) AND state NOT IN ('completed', 'failed', 'cancelled')
+RETURNING *;
+
+-- name: retry_jobs
+-- An explicit retry grants one more attempt to a job that had used them all.
+UPDATE conveyor_jobs
+SET state = 'available', run_at = %(now)s, finished_at = NULL,
+    max_attempts = greatest(max_attempts, attempt + 1)
+WHERE id = ANY(%(ids)s::bigint[]) AND state IN ('failed', 'cancelled')
+RETURNING *;
+
+-- name: retry_failed
+-- Bulk retry of failed jobs by filter (same conditions as list_jobs).
+UPDATE conveyor_jobs
+SET state = 'available', run_at = %(now)s, finished_at = NULL,
+    max_attempts = greatest(max_attempts, attempt + 1)
+WHERE state = 'failed'
+  AND (%(tasks)s::text[] IS NULL OR task = ANY(%(tasks)s::text[]))
+  AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]))
+  AND (%(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s::bigint[]))
+  AND (%(idempotency_key)s::text IS NULL OR idempotency_key = %(idempotency_key)s::text)
+  AND (%(created_after)s::timestamptz IS NULL OR created_at >= %(created_after)s::timestamptz)
+  AND (%(created_before)s::timestamptz IS NULL OR created_at < %(created_before)s::timestamptz)
+  AND (%(finished_after)s::timestamptz IS NULL OR finished_at >= %(finished_after)s::timestamptz)
+  AND (%(finished_before)s::timestamptz IS NULL
+       OR finished_at < %(finished_before)s::timestamptz);
+
+-- name: rerun_job
+-- Clone a final job into a new one; the clone carries no idempotency key (the original
+-- keeps it) and starts with a clean attempt count.
+INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
+                           created_at, timeout_seconds, rerun_of)
+SELECT task, queue, 'available', payload, priority, max_attempts, %(now)s, %(now)s,
+       timeout_seconds, id
+FROM conveyor_jobs
+WHERE id = %(id)s AND state IN ('completed', 'failed', 'cancelled')
+RETURNING *;
+
+-- name: count_jobs
+SELECT queue, state, count(*) AS count FROM conveyor_jobs GROUP BY queue, state;
+
+-- name: prune_finished
+-- Small batches keep each delete short; SKIP LOCKED keeps two pruners out of each other's way.
+DELETE FROM conveyor_jobs WHERE id IN (
+    SELECT id FROM conveyor_jobs
+    WHERE finished_at < %(before)s
+    ORDER BY finished_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+);

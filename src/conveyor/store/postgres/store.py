@@ -1,0 +1,357 @@
+"""PostgresStore: the multi-machine store on PostgreSQL through psycopg 3 and a pool."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, LiteralString
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from conveyor.errors import (
+    InvalidTransition,
+    JobNotFound,
+    LeaseLost,
+    StoreError,
+    StoreUnavailable,
+)
+from conveyor.job import Job, JobState, Lease, Progress
+from conveyor.store.base import (
+    Ack,
+    AckOutcome,
+    Capabilities,
+    Completion,
+    Failure,
+    Inserted,
+    InsertPlan,
+    JobFilter,
+    NewJob,
+    Page,
+    QueueCount,
+)
+from conveyor.store.insert import BatchInsertPlan
+from conveyor.store.rows import job_from_row
+from conveyor.store.sql import load_migrations, load_queries
+
+_PACKAGE = "conveyor.store.postgres"
+QUERIES = load_queries(_PACKAGE)
+MIGRATIONS = load_migrations(_PACKAGE)
+Row = dict[str, Any]
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by ``***``, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable database URL>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def decode_time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return datetime.fromisoformat(str(value)).astimezone(UTC)
+
+
+def parse_row(row: Any) -> Job:
+    return job_from_row(row, decode_time)
+
+
+def _identity(moment: datetime) -> datetime:
+    return moment
+
+
+def _filter_params(f: JobFilter) -> dict[str, Any]:
+    return {
+        "states": None if f.states is None else [str(s) for s in f.states],
+        "tasks": None if f.tasks is None else list(f.tasks),
+        "queues": None if f.queues is None else list(f.queues),
+        "ids": None if f.ids is None else list(f.ids),
+        "idempotency_key": f.idempotency_key,
+        "created_after": f.created_after,
+        "created_before": f.created_before,
+        "finished_after": f.finished_after,
+        "finished_before": f.finished_before,
+    }
+
+
+def _leases_json(leases: Sequence[Lease]) -> str:
+    return json.dumps([{"id": le.job_id, "token": le.token} for le in leases])
+
+
+class PostgresStore:
+    """The job store on PostgreSQL: SKIP LOCKED claims, batched fenced acks, a pool."""
+
+    dialect = "postgresql"
+    capabilities = Capabilities(
+        listen_notify=True,
+        skip_locked=True,
+        multi_host=True,
+        time_precision=timedelta(microseconds=1),
+    )
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_connections: int = 1,
+        max_connections: int = 10,
+        connect_timeout: timedelta = timedelta(seconds=5),
+    ) -> None:
+        self._conninfo = url
+        self._min = min_connections
+        self._max = max_connections
+        self._connect_timeout = connect_timeout
+        self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
+
+    @property
+    def url(self) -> str:
+        return redact_url(self._conninfo)
+
+    @property
+    def expected_version(self) -> int:
+        return len(MIGRATIONS)
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._pool is not None:
+            return
+        timeout = max(1, int(self._connect_timeout.total_seconds()))
+        # One direct connection first: a wrong or unreachable URL fails fast with the
+        # driver's reason instead of a pool timeout after retries.
+        try:
+            probe = await psycopg.AsyncConnection.connect(self._conninfo, connect_timeout=timeout)
+        except psycopg.Error as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreUnavailable(f"cannot connect to PostgreSQL at {self.url}: {reason}") from exc
+        await probe.close()
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
+            self._conninfo,
+            min_size=self._min,
+            max_size=self._max,
+            open=False,
+            kwargs={"autocommit": True, "connect_timeout": timeout},
+            timeout=self._connect_timeout.total_seconds() * 6,
+        )
+        await pool.open(wait=True, timeout=self._connect_timeout.total_seconds() * 2)
+        self._pool = pool
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    def _require_pool(self) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
+        if self._pool is None:
+            raise StoreUnavailable(f"store {self.url} is not open")
+        return self._pool
+
+    async def _rows(self, name: str, params: dict[str, Any]) -> list[Row]:
+        return await self._fetch(QUERIES[name], params)
+
+    async def _fetch(self, sql: LiteralString, params: dict[str, Any]) -> list[Row]:
+        try:
+            async with (
+                self._require_pool().connection() as conn,
+                conn.cursor(row_factory=dict_row) as cur,
+            ):
+                await cur.execute(sql, params)
+                return await cur.fetchall()
+        except psycopg.Error as exc:
+            raise _translate(exc, self.url) from exc
+
+    async def _rowcount(self, name: str, params: dict[str, Any]) -> int:
+        try:
+            async with self._require_pool().connection() as conn:
+                cur = await conn.execute(QUERIES[name], params)
+                return max(cur.rowcount, 0)
+        except psycopg.Error as exc:
+            raise _translate(exc, self.url) from exc
+
+    # -- schema -------------------------------------------------------------------------
+
+    async def migrate(self) -> int:
+        try:
+            async with self._require_pool().connection() as conn, conn.transaction():
+                await conn.execute(QUERIES["begin_migration"])
+                await conn.execute(QUERIES["create_migrations_table"])
+                cur = await conn.execute(QUERIES["applied_migrations"])
+                applied = {row[0] for row in await cur.fetchall()}
+                for migration in MIGRATIONS:
+                    if migration.version in applied:
+                        continue
+                    await conn.execute(migration.sql)
+                    await conn.execute(
+                        QUERIES["record_migration"],
+                        {"version": migration.version, "name": migration.name},
+                    )
+        except psycopg.Error as exc:
+            raise StoreError(f"migrating PostgreSQL at {self.url} failed: {exc}") from exc
+        return len(MIGRATIONS)
+
+    async def schema_version(self) -> int:
+        if not (await self._rows("migrations_table_exists", {}))[0]["present"]:
+            return 0
+        return int((await self._rows("schema_version", {}))[0]["version"])
+
+    # -- insert -------------------------------------------------------------------------
+
+    def plan_insert(self, jobs: Sequence[NewJob], *, now: datetime) -> InsertPlan:
+        return BatchInsertPlan(
+            jobs=jobs,
+            now=now,
+            insert_sql=QUERIES["insert_jobs"],
+            existing_sql=QUERIES["select_existing_jobs"],
+            encode_time=lambda moment: moment.isoformat(),
+            parse_row=parse_row,
+        )
+
+    async def insert_jobs(self, *, jobs: Sequence[NewJob], now: datetime) -> list[Inserted]:
+        if not jobs:
+            return []
+        plan = self.plan_insert(jobs, now=now)
+        first = plan.insert()
+        inserted = await self._fetch(first.sql, dict(first.params))
+        second = plan.existing(inserted)
+        existing = [] if second is None else await self._fetch(second.sql, dict(second.params))
+        return plan.finish(inserted, existing)
+
+    # -- worker hot path ----------------------------------------------------------------
+
+    async def claim_jobs(
+        self,
+        *,
+        queues: Sequence[str] | None,
+        limit: int,
+        lease_ttl: timedelta,
+        worker_id: str,
+        now: datetime,
+    ) -> list[Job]:
+        if limit <= 0 or (queues is not None and not queues):
+            return []
+        params: dict[str, Any] = {
+            "limit": limit,
+            "now": now,
+            "expires_at": now + lease_ttl,
+            "worker_id": worker_id,
+        }
+        name = "claim_jobs_any_queue"
+        if queues is not None:
+            name, params["queues"] = "claim_jobs", list(queues)
+        rows = await self._rows(name, params)
+        return sorted(map(parse_row, rows), key=lambda j: (j.priority, j.run_at, j.id))
+
+    async def ack_jobs(self, *, acks: Sequence[Ack], now: datetime) -> AckOutcome:
+        completions = [
+            {"id": a.job_id, "token": a.token, "result": a.result}
+            for a in acks
+            if isinstance(a, Completion)
+        ]
+        failures = [
+            {
+                "id": a.job_id,
+                "token": a.token,
+                "error": a.error.to_json(),
+                "retry_at": None if a.retry_at is None else a.retry_at.isoformat(),
+            }
+            for a in acks
+            if isinstance(a, Failure)
+        ]
+        done: set[int] = set()
+        for name, batch in (("complete_jobs", completions), ("fail_jobs", failures)):
+            if batch:
+                rows = await self._rows(name, {"acks": json.dumps(batch), "now": now})
+                done.update(int(r["id"]) for r in rows)
+        return AckOutcome(
+            acked=[a.job_id for a in acks if a.job_id in done],
+            lost=[LeaseLost(a.job_id, a.token) for a in acks if a.job_id not in done],
+        )
+
+    async def extend_leases(
+        self, *, leases: Sequence[Lease], ttl: timedelta, now: datetime
+    ) -> list[LeaseLost]:
+        if not leases:
+            return []
+        params = {"leases": _leases_json(leases), "expires_at": now + ttl}
+        held = {int(r["id"]) for r in await self._rows("extend_leases", params)}
+        return [LeaseLost(le.job_id, le.token) for le in leases if le.job_id not in held]
+
+    async def release_jobs(self, *, leases: Sequence[Lease], now: datetime) -> list[int]:
+        if not leases:
+            return []
+        rows = await self._rows("release_jobs", {"leases": _leases_json(leases), "now": now})
+        return sorted(int(r["id"]) for r in rows)
+
+    async def rescue_expired(self, *, now: datetime, limit: int) -> list[int]:
+        params = {"now": now, "now_text": now.isoformat(), "limit": limit}
+        return sorted(int(r["id"]) for r in await self._rows("rescue_expired", params))
+
+    async def save_progress(self, *, lease: Lease, progress: Progress) -> bool:
+        params = {
+            "id": lease.job_id,
+            "token": lease.token,
+            "done": progress.done,
+            "total": progress.total,
+        }
+        return bool(await self._rows("save_progress", params))
+
+    async def save_checkpoint(self, *, lease: Lease, checkpoint: Any) -> bool:
+        params = {"id": lease.job_id, "token": lease.token, "checkpoint": Jsonb(checkpoint)}
+        return bool(await self._rows("save_checkpoint", params))
+
+    # -- reading and administration -----------------------------------------------------
+
+    async def get_job(self, *, job_id: int) -> Job:
+        rows = await self._rows("get_job", {"id": job_id})
+        if not rows:
+            raise JobNotFound(job_id)
+        return parse_row(rows[0])
+
+    async def list_jobs(self, *, filter: JobFilter, after: int | None, limit: int) -> Page:
+        params = {**_filter_params(filter), "after": after, "limit": limit + 1}
+        rows = await self._rows("list_jobs", params)
+        jobs = [parse_row(r) for r in rows[:limit]]
+        return Page(jobs, jobs[-1].id if len(rows) > limit and jobs else None)
+
+    async def cancel_jobs(self, *, ids: Sequence[int], now: datetime) -> list[Job]:
+        rows = await self._rows("cancel_jobs", {"ids": list(ids), "now": now})
+        return sorted(map(parse_row, rows), key=lambda j: j.id)
+
+    async def retry_jobs(self, *, ids: Sequence[int], now: datetime) -> list[Job]:
+        rows = await self._rows("retry_jobs", {"ids": list(ids), "now": now})
+        return sorted(map(parse_row, rows), key=lambda j: j.id)
+
+    async def retry_failed(self, *, filter: JobFilter, now: datetime) -> int:
+        params = {**_filter_params(filter), "now": now}
+        params.pop("states")
+        return await self._rowcount("retry_failed", params)
+
+    async def rerun_job(self, *, job_id: int, now: datetime) -> Job:
+        rows = await self._rows("rerun_job", {"id": job_id, "now": now})
+        if not rows:
+            original = await self.get_job(job_id=job_id)  # raises JobNotFound
+            raise InvalidTransition(job_id, original.state.value, "re-run")
+        return parse_row(rows[0])
+
+    async def count_jobs(self) -> list[QueueCount]:
+        rows = await self._rows("count_jobs", {})
+        return [QueueCount(r["queue"], JobState(r["state"]), int(r["count"])) for r in rows]
+
+    async def prune_finished(self, *, before: datetime, limit: int) -> int:
+        return await self._rowcount("prune_finished", {"before": before, "limit": limit})
+
+
+def _translate(exc: psycopg.Error, url: str) -> StoreError:
+    if isinstance(exc, psycopg.OperationalError):
+        return StoreUnavailable(f"PostgreSQL at {url}: {exc}")
+    return StoreError(f"PostgreSQL at {url}: {exc}")

@@ -1,0 +1,53 @@
+"""Turning a jobs-table row, as any DB-API driver returns it, into a ``Job``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from conveyor.job import Job, JobError, JobState, Progress
+
+TimeDecoder = Callable[[Any], datetime]
+
+
+def decode_json(value: Any) -> Any:
+    """JSON columns arrive decoded from psycopg and as text from sqlite3."""
+    if isinstance(value, str | bytes | bytearray):
+        return json.loads(value)
+    return value
+
+
+def job_from_row(row: Mapping[str, Any], decode_time: TimeDecoder) -> Job:
+    def when(name: str) -> datetime | None:
+        value = row[name]
+        return None if value is None else decode_time(value)
+
+    done = row["progress_done"]
+    errors = decode_json(row["errors"]) or []
+    token = row["lease_token"]
+    return Job(
+        id=int(row["id"]),
+        task=str(row["task"]),
+        queue=str(row["queue"]),
+        state=JobState(row["state"]),
+        payload=decode_json(row["payload"]),
+        priority=int(row["priority"]),
+        attempt=int(row["attempt"]),
+        max_attempts=int(row["max_attempts"]),
+        run_at=decode_time(row["run_at"]),
+        created_at=decode_time(row["created_at"]),
+        started_at=when("started_at"),
+        finished_at=when("finished_at"),
+        progress=None if done is None else Progress(int(done), row["progress_total"]),
+        result=None if row["result"] is None else decode_json(row["result"]),
+        errors=tuple(JobError.from_json(e) for e in errors),
+        checkpoint=None if row["checkpoint"] is None else decode_json(row["checkpoint"]),
+        idempotency_key=row["idempotency_key"],
+        rerun_of=row["rerun_of"],
+        timeout_seconds=row["timeout_seconds"],
+        lease_token=None if token is None else str(token),
+        lease_expires_at=when("lease_expires_at"),
+        worker_id=row["worker_id"],
+    )

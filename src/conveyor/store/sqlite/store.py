@@ -1,0 +1,434 @@
+"""SqliteStore: the embedded store, one file, one writer thread per process.
+
+Every operation runs on one dedicated thread that owns the connection, so a process
+never has two writers of its own; ``BEGIN IMMEDIATE`` plus a busy timeout serialise the
+writers of several processes sharing the file. WAL lets readers run beside the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from conveyor.errors import (
+    InvalidTransition,
+    JobNotFound,
+    LeaseLost,
+    StoreError,
+    StoreUnavailable,
+)
+from conveyor.job import Job, JobState, Lease, Progress
+from conveyor.store.base import (
+    Ack,
+    AckOutcome,
+    Capabilities,
+    Completion,
+    Failure,
+    Inserted,
+    InsertPlan,
+    JobFilter,
+    NewJob,
+    Page,
+    QueueCount,
+)
+from conveyor.store.insert import BatchInsertPlan
+from conveyor.store.rows import job_from_row
+from conveyor.store.sql import load_migrations, load_queries
+
+T = TypeVar("T")
+_PACKAGE = "conveyor.store.sqlite"
+QUERIES = load_queries(_PACKAGE)
+MIGRATIONS = load_migrations(_PACKAGE)
+Row = dict[str, Any]
+
+
+def encode_time(moment: datetime) -> str:
+    """Fixed-width UTC text, so that comparing text compares time."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def decode_time(value: Any) -> datetime:
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+def parse_row(row: Any) -> Job:
+    return job_from_row(row, decode_time)
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a migration script into statements, so it can run inside our transaction
+    (``executescript`` would commit first)."""
+    statements: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            if pending.strip():
+                statements.append(pending.strip())
+            pending = ""
+    if pending.strip() and not all(
+        ln.strip().startswith("--") or not ln.strip() for ln in pending.splitlines()
+    ):
+        raise ValueError(f"incomplete SQL statement in migration: {pending[:80]!r}")
+    return statements
+
+
+def _dict_rows(cursor: sqlite3.Cursor) -> list[Row]:
+    names = [d[0] for d in cursor.description or ()]
+    return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+
+
+def _list_param(values: Sequence[Any] | None) -> str | None:
+    return (
+        None
+        if values is None
+        else json.dumps([str(v) if isinstance(v, JobState) else v for v in values])
+    )
+
+
+def _filter_params(f: JobFilter) -> dict[str, Any]:
+    def when(moment: datetime | None) -> str | None:
+        return None if moment is None else encode_time(moment)
+
+    return {
+        "states": _list_param(f.states),
+        "tasks": _list_param(f.tasks),
+        "queues": _list_param(f.queues),
+        "ids": _list_param(f.ids),
+        "idempotency_key": f.idempotency_key,
+        "created_after": when(f.created_after),
+        "created_before": when(f.created_before),
+        "finished_after": when(f.finished_after),
+        "finished_before": when(f.finished_before),
+    }
+
+
+class SqliteStore:
+    """The embedded job store on one SQLite file (WAL mode)."""
+
+    dialect = "sqlite"
+    capabilities = Capabilities(
+        listen_notify=False,
+        skip_locked=False,
+        multi_host=False,
+        time_precision=timedelta(microseconds=1),
+    )
+
+    def __init__(self, path: str | Path, *, busy_timeout: timedelta = timedelta(seconds=30)):
+        self.path = str(path)
+        self._busy_timeout = busy_timeout
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.path}"
+
+    @property
+    def expected_version(self) -> int:
+        return len(MIGRATIONS)
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._executor is not None:
+            return
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="conveyor-sqlite")
+        try:
+            self._conn = await self._call(self._connect)
+        except BaseException:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+            raise
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(
+                self.path,
+                isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+                check_same_thread=False,
+                timeout=self._busy_timeout.total_seconds(),
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            # FULL: a commit that returned survives a power cut, as DESIGN §2.1 promises.
+            conn.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot open SQLite database {self.url}: {exc}") from exc
+        return conn
+
+    async def close(self) -> None:
+        if self._executor is None:
+            return
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await self._call(conn.close)
+        self._executor.shutdown(wait=True)
+        self._executor = None
+
+    async def _call(self, fn: Callable[[], T]) -> T:
+        if self._executor is None:
+            raise StoreUnavailable(f"store {self.url} is not open")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn)
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in one IMMEDIATE transaction on the store's thread."""
+
+        def run() -> T:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    value = fn(conn)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+                return value
+            except sqlite3.Error as exc:
+                raise _translate(exc, self.url) from exc
+
+        return await self._call(run)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def run() -> T:
+            try:
+                return fn(self._connection())
+            except sqlite3.Error as exc:
+                raise _translate(exc, self.url) from exc
+
+        return await self._call(run)
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreUnavailable(f"store {self.url} is not open")
+        return self._conn
+
+    @staticmethod
+    def _rows(conn: sqlite3.Connection, name: str, params: dict[str, Any]) -> list[Row]:
+        return _dict_rows(conn.execute(QUERIES[name], params))
+
+    # -- schema -------------------------------------------------------------------------
+
+    async def migrate(self) -> int:
+        def run() -> int:
+            conn = self._connection()
+            try:
+                conn.execute(QUERIES["begin_migration"])
+                try:
+                    conn.execute(QUERIES["create_migrations_table"])
+                    applied = {r[0] for r in conn.execute(QUERIES["applied_migrations"])}
+                    for migration in MIGRATIONS:
+                        if migration.version in applied:
+                            continue
+                        for statement in split_statements(migration.sql):
+                            conn.execute(statement)
+                        conn.execute(
+                            QUERIES["record_migration"],
+                            {"version": migration.version, "name": migration.name},
+                        )
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"migrating {self.url} failed: {exc}") from exc
+            return len(MIGRATIONS)
+
+        return await self._call(run)
+
+    async def schema_version(self) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            if not self._rows(conn, "migrations_table_exists", {})[0]["present"]:
+                return 0
+            return int(self._rows(conn, "schema_version", {})[0]["version"])
+
+        return await self._read(run)
+
+    # -- insert -------------------------------------------------------------------------
+
+    def plan_insert(self, jobs: Sequence[NewJob], *, now: datetime) -> InsertPlan:
+        return BatchInsertPlan(
+            jobs=jobs,
+            now=now,
+            insert_sql=QUERIES["insert_jobs"],
+            existing_sql=QUERIES["select_existing_jobs"],
+            encode_time=encode_time,
+            parse_row=parse_row,
+        )
+
+    async def insert_jobs(self, *, jobs: Sequence[NewJob], now: datetime) -> list[Inserted]:
+        if not jobs:
+            return []
+        plan = self.plan_insert(jobs, now=now)
+
+        def run(conn: sqlite3.Connection) -> list[Inserted]:
+            first = plan.insert()
+            inserted = _dict_rows(conn.execute(first.sql, first.params))
+            second = plan.existing(inserted)
+            existing = [] if second is None else _dict_rows(conn.execute(second.sql, second.params))
+            return plan.finish(inserted, existing)
+
+        return await self._write(run)
+
+    # -- worker hot path ----------------------------------------------------------------
+
+    async def claim_jobs(
+        self,
+        *,
+        queues: Sequence[str] | None,
+        limit: int,
+        lease_ttl: timedelta,
+        worker_id: str,
+        now: datetime,
+    ) -> list[Job]:
+        if limit <= 0 or (queues is not None and not queues):
+            return []
+        params: dict[str, Any] = {
+            "limit": limit,
+            "now": encode_time(now),
+            "expires_at": encode_time(now + lease_ttl),
+            "worker_id": worker_id,
+        }
+        name = "claim_jobs_any_queue"
+        if queues is not None:
+            name, params["queues"] = "claim_jobs", json.dumps(list(queues))
+        rows = await self._write(lambda c: self._rows(c, name, params))
+        return sorted(map(parse_row, rows), key=lambda j: (j.priority, j.run_at, j.id))
+
+    async def ack_jobs(self, *, acks: Sequence[Ack], now: datetime) -> AckOutcome:
+        completions = [
+            {"id": a.job_id, "token": a.token, "result": json.dumps(a.result)}
+            for a in acks
+            if isinstance(a, Completion)
+        ]
+        failures = [
+            {
+                "id": a.job_id,
+                "token": a.token,
+                "error": a.error.to_json(),
+                "retry_at": None if a.retry_at is None else encode_time(a.retry_at),
+            }
+            for a in acks
+            if isinstance(a, Failure)
+        ]
+        stamp = encode_time(now)
+
+        def run(conn: sqlite3.Connection) -> set[int]:
+            done: set[int] = set()
+            for name, batch in (("complete_jobs", completions), ("fail_jobs", failures)):
+                if batch:
+                    rows = self._rows(conn, name, {"acks": json.dumps(batch), "now": stamp})
+                    done.update(int(r["id"]) for r in rows)
+            return done
+
+        done = await self._write(run) if acks else set()
+        return AckOutcome(
+            acked=[a.job_id for a in acks if a.job_id in done],
+            lost=[LeaseLost(a.job_id, a.token) for a in acks if a.job_id not in done],
+        )
+
+    async def extend_leases(
+        self, *, leases: Sequence[Lease], ttl: timedelta, now: datetime
+    ) -> list[LeaseLost]:
+        if not leases:
+            return []
+        params = {"leases": _leases_json(leases), "expires_at": encode_time(now + ttl)}
+        rows = await self._write(lambda c: self._rows(c, "extend_leases", params))
+        held = {int(r["id"]) for r in rows}
+        return [LeaseLost(le.job_id, le.token) for le in leases if le.job_id not in held]
+
+    async def release_jobs(self, *, leases: Sequence[Lease], now: datetime) -> list[int]:
+        if not leases:
+            return []
+        params = {"leases": _leases_json(leases), "now": encode_time(now)}
+        rows = await self._write(lambda c: self._rows(c, "release_jobs", params))
+        return sorted(int(r["id"]) for r in rows)
+
+    async def rescue_expired(self, *, now: datetime, limit: int) -> list[int]:
+        params = {"now": encode_time(now), "now_text": now.isoformat(), "limit": limit}
+        rows = await self._write(lambda c: self._rows(c, "rescue_expired", params))
+        return sorted(int(r["id"]) for r in rows)
+
+    async def save_progress(self, *, lease: Lease, progress: Progress) -> bool:
+        params = {
+            "id": lease.job_id,
+            "token": lease.token,
+            "done": progress.done,
+            "total": progress.total,
+        }
+        return bool(await self._write(lambda c: self._rows(c, "save_progress", params)))
+
+    async def save_checkpoint(self, *, lease: Lease, checkpoint: Any) -> bool:
+        params = {"id": lease.job_id, "token": lease.token, "checkpoint": json.dumps(checkpoint)}
+        return bool(await self._write(lambda c: self._rows(c, "save_checkpoint", params)))
+
+    # -- reading and administration -----------------------------------------------------
+
+    async def get_job(self, *, job_id: int) -> Job:
+        rows = await self._read(lambda c: self._rows(c, "get_job", {"id": job_id}))
+        if not rows:
+            raise JobNotFound(job_id)
+        return parse_row(rows[0])
+
+    async def list_jobs(self, *, filter: JobFilter, after: int | None, limit: int) -> Page:
+        params = {**_filter_params(filter), "after": after, "limit": limit + 1}
+        rows = await self._read(lambda c: self._rows(c, "list_jobs", params))
+        jobs = [parse_row(r) for r in rows[:limit]]
+        return Page(jobs, jobs[-1].id if len(rows) > limit and jobs else None)
+
+    async def cancel_jobs(self, *, ids: Sequence[int], now: datetime) -> list[Job]:
+        params = {"ids": json.dumps(list(ids)), "now": encode_time(now)}
+        rows = await self._write(lambda c: self._rows(c, "cancel_jobs", params))
+        return sorted(map(parse_row, rows), key=lambda j: j.id)
+
+    async def retry_jobs(self, *, ids: Sequence[int], now: datetime) -> list[Job]:
+        params = {"ids": json.dumps(list(ids)), "now": encode_time(now)}
+        rows = await self._write(lambda c: self._rows(c, "retry_jobs", params))
+        return sorted(map(parse_row, rows), key=lambda j: j.id)
+
+    async def retry_failed(self, *, filter: JobFilter, now: datetime) -> int:
+        params = {**_filter_params(filter), "now": encode_time(now)}
+        params.pop("states")
+        return await self._write(lambda c: c.execute(QUERIES["retry_failed"], params).rowcount)
+
+    async def rerun_job(self, *, job_id: int, now: datetime) -> Job:
+        params = {"id": job_id, "now": encode_time(now)}
+
+        def run(conn: sqlite3.Connection) -> Row | None:
+            rows = self._rows(conn, "rerun_job", params)
+            return rows[0] if rows else None
+
+        row = await self._write(run)
+        if row is None:
+            original = await self.get_job(job_id=job_id)  # raises JobNotFound
+            raise InvalidTransition(job_id, original.state.value, "re-run")
+        return parse_row(row)
+
+    async def count_jobs(self) -> list[QueueCount]:
+        rows = await self._read(lambda c: self._rows(c, "count_jobs", {}))
+        return [QueueCount(r["queue"], JobState(r["state"]), int(r["count"])) for r in rows]
+
+    async def prune_finished(self, *, before: datetime, limit: int) -> int:
+        params = {"before": encode_time(before), "limit": limit}
+        return await self._write(lambda c: c.execute(QUERIES["prune_finished"], params).rowcount)
+
+
+def _leases_json(leases: Sequence[Lease]) -> str:
+    return json.dumps([{"id": le.job_id, "token": le.token} for le in leases])
+
+
+def _translate(exc: sqlite3.Error, url: str) -> StoreError:
+    if isinstance(exc, sqlite3.OperationalError):
+        return StoreUnavailable(f"SQLite error on {url}: {exc}")
+    return StoreError(f"SQLite error on {url}: {exc}")

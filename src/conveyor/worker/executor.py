@@ -1,0 +1,103 @@
+"""Running one claimed job: call its handler, bound its time, and turn the outcome into an ack."""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from conveyor.clock import Clock
+from conveyor.context import JobContext, job_logger
+from conveyor.errors import Discard, LeaseLost, Retry
+from conveyor.job import Job, JobError
+from conveyor.store.base import Ack, Completion, Failure, Store
+from conveyor.task import Task
+
+
+class JobTimeout(Exception):
+    """The attempt ran past the task's timeout."""
+
+
+def describe_error(exc: BaseException, attempt: int, now: datetime) -> JobError:
+    return JobError(
+        attempt=attempt,
+        type=type(exc).__qualname__,
+        message=str(exc) or type(exc).__qualname__,
+        traceback="".join(traceback.format_exception(exc)),
+        at=now,
+    )
+
+
+async def execute(
+    job: Job,
+    *,
+    tasks: Mapping[str, Task[Any]],
+    store: Store,
+    clock: Clock,
+) -> Ack:
+    """Run ``job`` (already claimed: it carries its lease) and describe how it ended.
+
+    Never raises for anything the handler does: an unknown task, an invalid stored
+    payload, a timeout and every exception become a ``Failure`` ack.
+    """
+    lease = job.lease
+    if lease is None:
+        raise ValueError(f"job {job.id} is not claimed")
+    task = tasks.get(job.task)
+    if task is None:
+        error = describe_error(
+            LookupError(f"no task {job.task!r} in this worker"), job.attempt, clock.now()
+        )
+        return Failure(job.id, lease.token, error, retry_at=clock.now() + timedelta(seconds=30))
+    ctx = JobContext(job=job, lease=lease, store=store, logger=job_logger(job))
+    try:
+        payload = task.validate(job.payload)
+        result = await _call(task, payload, ctx, job.timeout_seconds)
+        return Completion(job.id, lease.token, _jsonable(result))
+    except Retry as exc:
+        error = describe_error(exc, job.attempt, clock.now())
+        delay = exc.delay if exc.delay is not None else task.options.retry.next_delay(job.attempt)
+        seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+        return Failure(
+            job.id, lease.token, error, retry_at=clock.now() + timedelta(seconds=seconds)
+        )
+    except Discard as exc:
+        return Failure(job.id, lease.token, describe_error(exc, job.attempt, clock.now()))
+    except (Exception, asyncio.CancelledError) as exc:
+        if isinstance(exc, asyncio.CancelledError) and not ctx.cancelled:
+            raise  # the worker itself is being cancelled: let it unwind
+        error = describe_error(exc, job.attempt, clock.now())
+        retry_at = clock.now() + task.options.retry.next_delay(job.attempt)
+        return Failure(job.id, lease.token, error, retry_at=retry_at)
+
+
+async def _call(task: Task[Any], payload: Any, ctx: JobContext, timeout: float | None) -> Any:
+    args = (payload, ctx) if task.takes_context else (payload,)
+    call = task.fn(*args) if task.is_async else asyncio.to_thread(task.fn, *args)
+    if timeout is None:
+        return await call
+    try:
+        return await asyncio.wait_for(call, timeout)
+    except TimeoutError:
+        ctx.mark_cancelled()  # a sync handler sees ctx.cancelled and can stop early
+        raise JobTimeout(f"attempt exceeded the task's {timeout:g} s timeout") from None
+
+
+def _jsonable(value: Any) -> Any:
+    """Handler results are stored as JSON; pydantic models are dumped first."""
+    import json
+
+    import pydantic
+
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump(mode="json")
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+    return value
+
+
+__all__ = ["JobTimeout", "LeaseLost", "describe_error", "execute"]
