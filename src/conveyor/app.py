@@ -45,10 +45,22 @@ class Conveyor:
             self.settings = Settings(**settings)
         except pydantic.ValidationError as exc:
             raise ConfigurationError(f"invalid settings: {exc}") from None
+        store_for_url(self.settings.resolved_database_url)  # a malformed URL fails here
         self.clock: Clock = clock or SystemClock()
         self._tasks: dict[str, Task[Any]] = {}
         self._store: Store | None = None
         self._open_lock: asyncio.Lock | None = None
+        self._wakeup_listeners: list[Callable[[], None]] = []
+
+    def add_wakeup_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` after each enqueue made through this app object (the in-process
+        wake-up of workers); returns the function that removes it."""
+        self._wakeup_listeners.append(listener)
+        return lambda: self._wakeup_listeners.remove(listener)
+
+    def _wake_workers(self) -> None:
+        for listener in list(self._wakeup_listeners):
+            listener()
 
     # -- tasks --------------------------------------------------------------------------
 
@@ -243,11 +255,14 @@ class Conveyor:
         if not new_jobs:
             return []
         if connection is not None:
-            store = await self.store()
-            check_same_dialect(connection, store.dialect)
-            outcome = await run_plan(store.plan_insert(new_jobs, now=now), connection)
+            # Only the store's SQL is needed: opening (or migrating) the store here would
+            # take a second write lock while the caller's transaction holds the first.
+            planner = self._store or store_for_url(self.settings.resolved_database_url)
+            check_same_dialect(connection, planner.dialect)
+            outcome = await run_plan(planner.plan_insert(new_jobs, now=now), connection)
         else:
             outcome = await (await self.store()).insert_jobs(jobs=new_jobs, now=now)
+            self._wake_workers()
         return [item.job for item in outcome]
 
     def build_jobs(

@@ -130,6 +130,7 @@ class Task(Generic[P]):
         delay: timedelta | float | None = None,
         priority: int | None = None,
         queue: str | None = None,
+        idempotency_keys: Sequence[str | None] | None = None,
         connection: Any = None,
     ) -> list[Job]:
         """Enqueue many jobs in one round trip; all payloads are validated first."""
@@ -140,6 +141,7 @@ class Task(Generic[P]):
             delay=delay,
             priority=priority,
             queue=queue,
+            idempotency_keys=idempotency_keys,
             connection=connection,
         )
 

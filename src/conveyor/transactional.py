@@ -74,8 +74,13 @@ async def _fetch(connection: Any, statement: SqlStatement) -> Rows:
 def _fetch_sync(connection: Any, statement: SqlStatement) -> Rows:
     params = dict(statement.params)
     if isinstance(connection, sqlite3.Connection):
-        cursor = connection.execute(statement.sql, params)
-        return _sqlite_rows(cursor)
+        cursor = connection.cursor()
+        cursor.row_factory = None  # plain tuples, whatever row_factory the application set
+        try:
+            cursor.execute(statement.sql, params)
+            return _sqlite_rows(cursor)
+        finally:
+            cursor.close()
     module = type(connection).__module__
     if module.startswith("psycopg"):
         if _is_async_psycopg(connection):

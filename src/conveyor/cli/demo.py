@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from rich.console import Console
 
 from conveyor.app import Conveyor
 from conveyor.cli.render import jobs_table
-from conveyor.testing import drain
+from conveyor.worker.worker import Worker, WorkerOptions
 
 DEMO_RECEIPTS = [
     {
@@ -39,8 +41,12 @@ async def run_demo(app: Conveyor, console: Console) -> None:
         jobs = await app.enqueue_many("receipts.send", DEMO_RECEIPTS)
         console.print(f"[bold]2.[/] enqueued {len(jobs)} receipts.send jobs in one round trip")
         console.print(jobs_table(jobs, title="just enqueued"))
-        ran = await drain(app)
-        console.print(f"[bold]3.[/] ran {ran} jobs in this process (conveyor.testing.drain)")
+        worker = Worker(app, WorkerOptions(max_concurrency=4))
+        running = asyncio.create_task(worker.run())
+        await asyncio.wait_for(worker.wait_acked(len(jobs)), timeout=60)
+        worker.stop()
+        await running
+        console.print(f"[bold]3.[/] a worker ({worker.id}) ran them and acknowledged in batches")
         done = [await app.get_job(job.id) for job in jobs]
         console.print(jobs_table(done, title="after running"))
         console.print("[bold]4.[/] the first receipt, as the job's stored result:")
@@ -49,7 +55,8 @@ async def run_demo(app: Conveyor, console: Console) -> None:
         )
         console.print(
             "Next: `.venv/bin/conveyor jobs list`, `.venv/bin/conveyor jobs show "
-            f"{done[0].id}`. The worker, HTTP API and dashboard arrive with their issues."
+            f"{done[0].id}`, `.venv/bin/conveyor worker --processes 2`. The HTTP API, "
+            "scheduler and dashboard arrive with their milestones."
         )
     finally:
         await app.close()

@@ -199,6 +199,42 @@ _job_command("rerun", "rerun", "Clone a finished job into a new one.")
 
 
 @cli.command()
+@click.option("--queues", help="Comma-separated queues to serve (default: all).")
+@click.option("--concurrency", type=int, default=10, show_default=True, help="Most jobs at once.")
+@click.option("--processes", type=int, default=1, show_default=True, help="Worker processes.")
+@click.option("--max-jobs-per-child", type=int, help="Recycle a process after this many jobs.")
+@click.option("--max-memory-per-child", type=int, help="Recycle a process past this RSS (MB).")
+@click.option("--drain-timeout", type=float, default=30.0, show_default=True)
+@click.option("--poll-interval", type=float, default=1.0, show_default=True)
+@click.pass_context
+def worker(
+    ctx: click.Context,
+    queues: str | None,
+    concurrency: int,
+    processes: int,
+    max_jobs_per_child: int | None,
+    max_memory_per_child: int | None,
+    drain_timeout: float,
+    poll_interval: float,
+) -> None:
+    """Run jobs until SIGTERM/SIGINT (a second signal forces the hand-back)."""
+    from conveyor.cli.work import run_supervisor, run_worker
+
+    if processes > 1:
+        sys.exit(run_supervisor(sys.argv[1:], processes))
+    run(run_worker)(
+        app_from(ctx),
+        queues=[q.strip() for q in queues.split(",") if q.strip()] if queues else None,
+        concurrency=concurrency,
+        max_jobs=max_jobs_per_child,
+        max_memory_mb=max_memory_per_child,
+        drain_timeout=drain_timeout,
+        poll_interval=poll_interval,
+        console=console,
+    )
+
+
+@cli.command()
 @click.pass_context
 @run
 async def demo(ctx: click.Context) -> None:

@@ -9,7 +9,7 @@ can freeze time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, LiteralString, Protocol
@@ -164,6 +164,12 @@ class InsertPlan(Protocol):
         ...
 
 
+class Listener(Protocol):
+    """A running subscription to "jobs were enqueued" notifications."""
+
+    async def close(self) -> None: ...
+
+
 class Store(Protocol):
     """Durable storage for jobs. Implementations: ``PostgresStore``, ``SqliteStore``."""
 
@@ -275,6 +281,14 @@ class Store(Protocol):
         ...
 
     async def count_jobs(self) -> list[QueueCount]: ...
+
+    async def listen(self, *, on_notify: Callable[[str], None]) -> Listener:
+        """Call ``on_notify(queue)`` whenever another process enqueues runnable jobs.
+
+        A backend without ``capabilities.listen_notify`` returns a listener that never
+        fires: workers then rely on in-process wake-ups and polling.
+        """
+        ...
 
     async def prune_finished(self, *, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` final jobs finished before ``before``; returns how many."""

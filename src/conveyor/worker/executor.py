@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +36,7 @@ async def execute(
     tasks: Mapping[str, Task[Any]],
     store: Store,
     clock: Clock,
+    on_context: Callable[[JobContext], None] | None = None,
 ) -> Ack:
     """Run ``job`` (already claimed: it carries its lease) and describe how it ended.
 
@@ -52,6 +53,8 @@ async def execute(
         )
         return Failure(job.id, lease.token, error, retry_at=clock.now() + timedelta(seconds=30))
     ctx = JobContext(job=job, lease=lease, store=store, logger=job_logger(job))
+    if on_context is not None:
+        on_context(ctx)  # the worker keeps it to cancel the job from outside
     try:
         payload = task.validate(job.payload)
         result = await _call(task, payload, ctx, job.timeout_seconds)

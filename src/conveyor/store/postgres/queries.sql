@@ -28,18 +28,26 @@ SELECT coalesce(max(version), 0) AS version FROM conveyor_migrations;
 
 -- name: insert_jobs
 -- Insert a batch in input order (identity values follow it). A job whose idempotency key
--- is already held is skipped here and fetched by select_existing_jobs.
-INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
-                           created_at, idempotency_key, timeout_seconds, rerun_of)
-SELECT x.task, x.queue, x.state, x.payload, x.priority, x.max_attempts, x.run_at,
-       %(now)s, x.idempotency_key, x.timeout_seconds, x.rerun_of
-FROM jsonb_to_recordset(%(jobs)s::jsonb) AS x(
-    ord integer, task text, queue text, state text, payload jsonb, priority integer,
-    max_attempts integer, run_at timestamptz, idempotency_key text,
-    timeout_seconds double precision, rerun_of bigint)
-ORDER BY x.ord
-ON CONFLICT (task, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-RETURNING *;
+-- is already held is skipped here and fetched by select_existing_jobs. One NOTIFY per
+-- queue that received runnable jobs wakes idle workers; PostgreSQL delivers it at commit
+-- (so a transactional enqueue that rolls back wakes nobody) and folds duplicates.
+WITH inserted AS (
+    INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
+                               created_at, idempotency_key, timeout_seconds, rerun_of)
+    SELECT x.task, x.queue, x.state, x.payload, x.priority, x.max_attempts, x.run_at,
+           %(now)s, x.idempotency_key, x.timeout_seconds, x.rerun_of
+    FROM jsonb_to_recordset(%(jobs)s::jsonb) AS x(
+        ord integer, task text, queue text, state text, payload jsonb, priority integer,
+        max_attempts integer, run_at timestamptz, idempotency_key text,
+        timeout_seconds double precision, rerun_of bigint)
+    ORDER BY x.ord
+    ON CONFLICT (task, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING *
+), notified AS (
+    SELECT pg_notify('conveyor_jobs', queues.queue)
+    FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'available') AS queues
+)
+SELECT inserted.*, (SELECT count(*) FROM notified) AS notified FROM inserted;
 
 -- name: select_existing_jobs
 -- The jobs that hold the given (task, idempotency_key) pairs. Runs as its own statement

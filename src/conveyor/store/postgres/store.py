@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from collections.abc import Sequence
+import logging
+import re
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, LiteralString
 from urllib.parse import urlsplit, urlunsplit
@@ -11,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+from psycopg.types.string import TextLoader
 from psycopg_pool import AsyncConnectionPool
 
 from conveyor.errors import (
@@ -30,6 +35,7 @@ from conveyor.store.base import (
     Inserted,
     InsertPlan,
     JobFilter,
+    Listener,
     NewJob,
     Page,
     QueueCount,
@@ -45,15 +51,16 @@ Row = dict[str, Any]
 
 
 def redact_url(url: str) -> str:
-    """The URL with its password replaced by ``***``, for messages and logs."""
+    """The URL with any password (``user:pass@`` or ``?password=``) replaced by ``***``."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<unparseable database URL>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    query = re.sub(r"(?i)(^|&)(password)=[^&]*", r"\1\2=***", parts.query)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def decode_time(value: Any) -> datetime:
@@ -86,6 +93,13 @@ def _filter_params(f: JobFilter) -> dict[str, Any]:
 
 def _leases_json(leases: Sequence[Lease]) -> str:
     return json.dumps([{"id": le.job_id, "token": le.token} for le in leases])
+
+
+async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+    # jsonb arrives as JSON text, as from SQLite, so that rows.decode_json parses every
+    # value alike: psycopg's own decoding turns the JSON string "x" into the Python str
+    # "x", which decode_json cannot tell from JSON text.
+    conn.adapters.register_loader("jsonb", TextLoader)
 
 
 class PostgresStore:
@@ -141,6 +155,7 @@ class PostgresStore:
             max_size=self._max,
             open=False,
             kwargs={"autocommit": True, "connect_timeout": timeout},
+            configure=_configure,
             timeout=self._connect_timeout.total_seconds() * 6,
         )
         await pool.open(wait=True, timeout=self._connect_timeout.total_seconds() * 2)
@@ -343,6 +358,11 @@ class PostgresStore:
             raise InvalidTransition(job_id, original.state.value, "re-run")
         return parse_row(rows[0])
 
+    async def listen(self, *, on_notify: Callable[[str], None]) -> Listener:
+        listener = PostgresListener(self._conninfo, self.url, on_notify)
+        await listener.start()
+        return listener
+
     async def count_jobs(self) -> list[QueueCount]:
         rows = await self._rows("count_jobs", {})
         return [QueueCount(r["queue"], JobState(r["state"]), int(r["count"])) for r in rows]
@@ -355,3 +375,45 @@ def _translate(exc: psycopg.Error, url: str) -> StoreError:
     if isinstance(exc, psycopg.OperationalError):
         return StoreUnavailable(f"PostgreSQL at {url}: {exc}")
     return StoreError(f"PostgreSQL at {url}: {exc}")
+
+
+class PostgresListener:
+    """LISTEN on one dedicated connection; reconnects after a failure (the poll interval
+    covers the gap, so a lost notification delays a job but never loses it)."""
+
+    CHANNEL = "conveyor_jobs"
+
+    def __init__(self, conninfo: str, url: str, on_notify: Callable[[str], None]) -> None:
+        self._conninfo = conninfo
+        self._url = url
+        self._on_notify = on_notify
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="conveyor-listen")
+        # Wait for the first LISTEN so that an enqueue right after start() is not missed.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), timeout=5)
+
+    async def _run(self) -> None:
+        log = logging.getLogger("conveyor.store")
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+                async with conn:
+                    await conn.execute("LISTEN conveyor_jobs")
+                    self._ready.set()
+                    async for notice in conn.notifies():
+                        self._on_notify(notice.payload)
+            except psycopg.Error as exc:
+                log.warning("LISTEN on %s failed, reconnecting: %s", self._url, exc)
+                self._ready.set()
+                await asyncio.sleep(1.0)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

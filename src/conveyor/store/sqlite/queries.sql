@@ -53,13 +53,15 @@ JOIN json_each(:keys) AS k
 -- name: claim_jobs
 -- Claim up to :limit due jobs of the given queues in priority order, with a fresh lease
 -- token. SQLite has one writer, so the subquery and the update cannot interleave with
--- another claimer: no SKIP LOCKED is needed.
+-- another claimer: no SKIP LOCKED is needed. INDEXED BY pins the partial claim index: the
+-- store never runs ANALYZE, and without statistics SQLite prefers conveyor_jobs_state_idx
+-- and sorts every waiting job of every queue on each claim.
 UPDATE conveyor_jobs
 SET state = 'running', attempt = attempt + 1, started_at = :now,
     lease_token = lower(hex(randomblob(16))), lease_expires_at = :expires_at,
     worker_id = :worker_id
 WHERE id IN (
-    SELECT id FROM conveyor_jobs
+    SELECT id FROM conveyor_jobs INDEXED BY conveyor_jobs_claim_idx
     WHERE state IN ('available', 'scheduled', 'retrying')
       AND queue IN (SELECT value FROM json_each(:queues))
       AND run_at <= :now
@@ -69,12 +71,14 @@ WHERE id IN (
 RETURNING *;
 
 -- name: claim_jobs_any_queue
+-- As claim_jobs; its index already yields (priority, run_at, id) order, so the scan stops
+-- after :limit rows instead of sorting the backlog.
 UPDATE conveyor_jobs
 SET state = 'running', attempt = attempt + 1, started_at = :now,
     lease_token = lower(hex(randomblob(16))), lease_expires_at = :expires_at,
     worker_id = :worker_id
 WHERE id IN (
-    SELECT id FROM conveyor_jobs
+    SELECT id FROM conveyor_jobs INDEXED BY conveyor_jobs_claim_any_idx
     WHERE state IN ('available', 'scheduled', 'retrying')
       AND run_at <= :now
     ORDER BY priority, run_at, id

@@ -33,6 +33,7 @@ from conveyor.store.base import (
     Inserted,
     InsertPlan,
     JobFilter,
+    Listener,
     NewJob,
     Page,
     QueueCount,
@@ -415,6 +416,9 @@ class SqliteStore:
             raise InvalidTransition(job_id, original.state.value, "re-run")
         return parse_row(row)
 
+    async def listen(self, *, on_notify: Callable[[str], None]) -> Listener:
+        return _SilentListener()
+
     async def count_jobs(self) -> list[QueueCount]:
         rows = await self._read(lambda c: self._rows(c, "count_jobs", {}))
         return [QueueCount(r["queue"], JobState(r["state"]), int(r["count"])) for r in rows]
@@ -432,3 +436,10 @@ def _translate(exc: sqlite3.Error, url: str) -> StoreError:
     if isinstance(exc, sqlite3.OperationalError):
         return StoreUnavailable(f"SQLite error on {url}: {exc}")
     return StoreError(f"SQLite error on {url}: {exc}")
+
+
+class _SilentListener:
+    """SQLite has no cross-process notifications; in-process wake-ups and polling cover it."""
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,107 @@
+"""``conveyor worker``: one worker runtime, or a supervisor over several processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import resource
+from collections.abc import Sequence
+from datetime import timedelta
+
+from rich.console import Console
+
+from conveyor.app import Conveyor
+from conveyor.worker.supervisor import Supervisor, worker_command
+from conveyor.worker.worker import Worker, WorkerOptions
+
+
+def _rss_mb() -> float:
+    # ru_maxrss is in kilobytes on Linux: the peak, which is what recycling should bound.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def run_worker(
+    app: Conveyor,
+    *,
+    queues: Sequence[str] | None,
+    concurrency: int,
+    max_jobs: int | None,
+    max_memory_mb: int | None,
+    drain_timeout: float,
+    poll_interval: float,
+    console: Console,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    worker = Worker(
+        app,
+        WorkerOptions(
+            queues=queues,
+            max_concurrency=concurrency,
+            drain_timeout=timedelta(seconds=drain_timeout),
+            poll_interval=timedelta(seconds=poll_interval),
+            lease_ttl=timedelta(seconds=app.settings.lease_ttl_seconds),
+            # Look for dead workers' jobs at least twice per lease: a rescue then comes
+            # at most half a lease after the expiry.
+            rescue_interval=timedelta(seconds=min(5.0, app.settings.lease_ttl_seconds / 2)),
+        ),
+    )
+    console.print(
+        f"worker {worker.id} serving {', '.join(queues) if queues else 'all queues'} "
+        f"on {(await app.store()).url} (concurrency {concurrency})"
+    )
+    runner = asyncio.create_task(worker.run(handle_signals=True))
+    watcher = asyncio.create_task(_recycle_when_due(worker, max_jobs, max_memory_mb))
+    try:
+        await runner
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        await app.close()
+
+
+async def _recycle_when_due(
+    worker: Worker, max_jobs: int | None, max_memory_mb: int | None
+) -> None:
+    """Stop the worker gracefully once it ran enough jobs or grew too large; the
+    supervisor then starts a fresh process (leaking handlers cannot grow forever)."""
+    if max_jobs is None and max_memory_mb is None:
+        return
+    while True:
+        await asyncio.sleep(0.5)
+        if max_jobs is not None and worker.completed >= max_jobs:
+            logging.getLogger("conveyor.worker").info("recycling after %d jobs", worker.completed)
+            worker.stop()
+            return
+        if max_memory_mb is not None and _rss_mb() > max_memory_mb:
+            logging.getLogger("conveyor.worker").info("recycling at %.0f MB", _rss_mb())
+            worker.stop()
+            return
+
+
+def run_supervisor(argv: Sequence[str], processes: int) -> int:
+    """Run ``processes`` children with the same arguments minus ``--processes``."""
+    child_args = _without_processes(list(argv))
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return Supervisor(worker_command(child_args), processes).run()
+
+
+def _without_processes(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--processes":
+            skip = True
+            continue
+        if arg.startswith("--processes="):
+            continue
+        out.append(arg)
+    return out

@@ -1,0 +1,1 @@
+"""Tests of Conveyor's application-facing Python API."""
