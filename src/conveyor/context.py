@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, LiteralString
 
+from conveyor.clock import Clock, SystemClock
 from conveyor.errors import LeaseLost
 from conveyor.job import Job, Lease, Progress
-from conveyor.store.base import Store
+from conveyor.store.base import Store, StoreTx
 
 
 @dataclass
@@ -23,7 +26,10 @@ class JobContext:
     lease: Lease
     store: Store
     logger: logging.LoggerAdapter[logging.Logger]
+    clock: Clock = field(default_factory=SystemClock, repr=False)
     _cancelled: bool = field(default=False, repr=False)
+    finished_in_transaction: bool = field(default=False, repr=False)
+    """True once ``JobTransaction.complete`` committed: the worker must not ack again."""
 
     @property
     def job_id(self) -> int:
@@ -56,9 +62,73 @@ class JobContext:
             self._lost()
         self.job = replace(self.job, checkpoint=checkpoint)
 
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[JobTransaction]:
+        """A database transaction on the job store's database, fenced by this job's lease.
+
+        Writes made through it, a checkpoint saved through it, and (with ``complete``) the
+        job's completion commit together or not at all: exactly once for database
+        effects. The job row stays locked until commit, so neither the rescuer nor a
+        cancellation can take the job away mid-transaction. Raises ``LeaseLost`` (and
+        rolls back) when the lease was already lost.
+        """
+        async with self.store.transaction() as tx:
+            if not await tx.hold_lease(self.lease):
+                self._lost()
+            handle = JobTransaction(tx, self)
+            yield handle
+            if handle.result_to_commit is not _UNSET and not await tx.complete_job(
+                self.lease, handle.result_to_commit, self.clock.now()
+            ):
+                self._lost()
+        if handle.checkpoint_to_commit is not _UNSET:
+            self.job = replace(self.job, checkpoint=handle.checkpoint_to_commit)
+        if handle.result_to_commit is not _UNSET:
+            self.finished_in_transaction = True
+
     def _lost(self) -> None:
         self._cancelled = True
         raise LeaseLost(self.lease.job_id, self.lease.token)
+
+
+_UNSET: Any = object()
+
+
+class JobTransaction:
+    """The handler's side of ``ctx.transaction()``."""
+
+    def __init__(self, tx: StoreTx, ctx: JobContext) -> None:
+        self._tx = tx
+        self._ctx = ctx
+        self.result_to_commit: Any = _UNSET
+        self.checkpoint_to_commit: Any = _UNSET
+
+    @property
+    def connection(self) -> Any:
+        """The driver connection inside the transaction (psycopg ``AsyncConnection`` on
+        PostgreSQL, ``sqlite3.Connection`` on SQLite) for code that wants it directly."""
+        return self._tx.connection
+
+    @property
+    def dialect(self) -> str:
+        return self._tx.dialect
+
+    async def execute(
+        self, sql: LiteralString, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Run one statement in the transaction (``%(name)s`` on PostgreSQL, ``:name`` on
+        SQLite); returns its rows as dicts."""
+        return await self._tx.execute(sql, params)
+
+    async def save_checkpoint(self, checkpoint: Any) -> None:
+        """Save the job's checkpoint in this transaction: it commits with the work it covers."""
+        if not await self._tx.save_checkpoint(self._ctx.lease, checkpoint):
+            self._ctx._lost()
+        self.checkpoint_to_commit = checkpoint
+
+    def complete(self, result: Any = None) -> None:
+        """Complete the job in this transaction's commit (the handler should return next)."""
+        self.result_to_commit = result
 
 
 def job_logger(job: Job) -> logging.LoggerAdapter[logging.Logger]:

@@ -6,7 +6,7 @@ import asyncio
 
 from pydantic import BaseModel
 
-from conveyor import Conveyor
+from conveyor import Conveyor, JobContext
 
 
 class Noop(BaseModel):
@@ -26,11 +26,30 @@ async def sleep(payload: Sleep) -> str:
     return "slept"
 
 
+class Effect(BaseModel):
+    sleep_inside: float = 0.0
+    sleep_after: float = 0.0
+
+
+async def effect(payload: Effect, ctx: JobContext) -> None:
+    """Write one row and complete the job in the same transaction (exactly once)."""
+    async with ctx.transaction() as tx:
+        if tx.dialect == "postgresql":
+            sql = "INSERT INTO e2e_effects (job_id, attempt) VALUES (%(job)s, %(attempt)s)"
+        else:
+            sql = "INSERT INTO e2e_effects (job_id, attempt) VALUES (:job, :attempt)"
+        await tx.execute(sql, {"job": ctx.job_id, "attempt": ctx.attempt})
+        await asyncio.sleep(payload.sleep_inside)  # a kill here rolls everything back
+        tx.complete({"attempt": ctx.attempt})
+    await asyncio.sleep(payload.sleep_after)  # a kill here finds the job already completed
+
+
 def build(database_url: str | None = None) -> Conveyor:
     """The app with its tasks; tests build one per database, workers import ``app``."""
     conveyor = Conveyor(database_url)
     conveyor.task(name="e2e.noop")(noop)
     conveyor.task(name="e2e.sleep", max_attempts=3)(sleep)
+    conveyor.task(name="e2e.effect", max_attempts=5)(effect)
     return conveyor
 
 

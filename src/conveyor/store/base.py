@@ -10,6 +10,7 @@ can freeze time.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, LiteralString, Protocol
@@ -164,6 +165,29 @@ class InsertPlan(Protocol):
         ...
 
 
+class StoreTx(Protocol):
+    """A transaction handed to a handler by ``JobContext.transaction()``.
+
+    Its fenced methods touch the job row only while the lease is held; the store commits
+    when the ``transaction()`` block exits normally and rolls back otherwise.
+    """
+
+    dialect: str
+    connection: Any
+
+    async def execute(
+        self, sql: LiteralString, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    async def hold_lease(self, lease: Lease) -> bool:
+        """Lock the job row for the rest of the transaction; false if the lease is lost."""
+        ...
+
+    async def save_checkpoint(self, lease: Lease, checkpoint: Any) -> bool: ...
+
+    async def complete_job(self, lease: Lease, result: Any, now: datetime) -> bool: ...
+
+
 class Listener(Protocol):
     """A running subscription to "jobs were enqueued" notifications."""
 
@@ -281,6 +305,10 @@ class Store(Protocol):
         ...
 
     async def count_jobs(self) -> list[QueueCount]: ...
+
+    def transaction(self) -> AbstractAsyncContextManager[StoreTx]:
+        """A transaction for a handler's own writes (see ``StoreTx``)."""
+        ...
 
     async def listen(self, *, on_notify: Callable[[str], None]) -> Listener:
         """Call ``on_notify(queue)`` whenever another process enqueues runnable jobs.

@@ -37,11 +37,12 @@ async def execute(
     store: Store,
     clock: Clock,
     on_context: Callable[[JobContext], None] | None = None,
-) -> Ack:
+) -> Ack | None:
     """Run ``job`` (already claimed: it carries its lease) and describe how it ended.
 
     Never raises for anything the handler does: an unknown task, an invalid stored
-    payload, a timeout and every exception become a ``Failure`` ack.
+    payload, a timeout and every exception become a ``Failure`` ack. Returns ``None`` when
+    the handler completed its job inside ``ctx.transaction()``: nothing is left to ack.
     """
     lease = job.lease
     if lease is None:
@@ -52,12 +53,14 @@ async def execute(
             LookupError(f"no task {job.task!r} in this worker"), job.attempt, clock.now()
         )
         return Failure(job.id, lease.token, error, retry_at=clock.now() + timedelta(seconds=30))
-    ctx = JobContext(job=job, lease=lease, store=store, logger=job_logger(job))
+    ctx = JobContext(job=job, lease=lease, store=store, logger=job_logger(job), clock=clock)
     if on_context is not None:
         on_context(ctx)  # the worker keeps it to cancel the job from outside
     try:
         payload = task.validate(job.payload)
         result = await _call(task, payload, ctx, job.timeout_seconds)
+        if ctx.finished_in_transaction:
+            return None
         return Completion(job.id, lease.token, _jsonable(result))
     except Retry as exc:
         error = describe_error(exc, job.attempt, clock.now())

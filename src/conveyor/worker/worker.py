@@ -77,7 +77,7 @@ class Worker:
         self.options = options or WorkerOptions()
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._held: dict[int, Lease] = {}
-        self._contexts: dict[int, tuple[asyncio.Task[Ack], JobContext]] = {}
+        self._contexts: dict[int, tuple[asyncio.Task[Ack | None], JobContext]] = {}
         self._channel: asyncio.Queue[Job] = asyncio.Queue()
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -223,7 +223,7 @@ class Worker:
     async def _run_one(self, store: Store, job: Job) -> None:
         self._busy += 1
         self._idle.clear()
-        runner: asyncio.Task[Ack] | None = None
+        runner: asyncio.Task[Ack | None] | None = None
 
         def remember(ctx: JobContext) -> None:
             if runner is not None:
@@ -245,9 +245,12 @@ class Worker:
                 if self._stopping.is_set() or job.id not in self._held:
                     return  # force-stopped or lease lost: the drain or the rescuer has it
                 raise
-            if self._held.pop(job.id, None) is not None and self._acks is not None:
-                self._acks.add(ack)
+            if self._held.pop(job.id, None) is not None:
                 self.completed += 1
+                if ack is None:  # completed inside the handler's own transaction
+                    self._on_flushed(1)
+                elif self._acks is not None:
+                    self._acks.add(ack)
         finally:
             self._contexts.pop(job.id, None)
             self._busy -= 1

@@ -159,6 +159,13 @@ SET state = CASE WHEN j.attempt < j.max_attempts THEN 'available' ELSE 'failed' 
 FROM expired WHERE j.id = expired.id
 RETURNING j.id;
 
+-- name: hold_lease
+-- Inside a handler's transaction: lock the job row until commit and confirm the lease is
+-- still held. The rescuer's SKIP LOCKED passes the row by; a cancel waits for the commit.
+UPDATE conveyor_jobs SET lease_expires_at = lease_expires_at
+WHERE id = %(id)s AND lease_token::text = %(token)s AND state = 'running'
+RETURNING id;
+
 -- name: save_progress
 UPDATE conveyor_jobs SET progress_done = %(done)s, progress_total = %(total)s
 WHERE id = %(id)s AND lease_token::text = %(token)s AND state = 'running'

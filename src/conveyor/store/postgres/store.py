@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, LiteralString
 from urllib.parse import urlsplit, urlunsplit
@@ -39,8 +39,10 @@ from conveyor.store.base import (
     NewJob,
     Page,
     QueueCount,
+    StoreTx,
 )
 from conveyor.store.insert import BatchInsertPlan
+from conveyor.store.postgres.transaction import PostgresTransaction
 from conveyor.store.rows import job_from_row
 from conveyor.store.sql import load_migrations, load_queries
 
@@ -357,6 +359,14 @@ class PostgresStore:
             original = await self.get_job(job_id=job_id)  # raises JobNotFound
             raise InvalidTransition(job_id, original.state.value, "re-run")
         return parse_row(rows[0])
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[StoreTx]:
+        try:
+            async with self._require_pool().connection() as conn, conn.transaction():
+                yield PostgresTransaction(conn)
+        except psycopg.Error as exc:
+            raise _translate(exc, self.url) from exc
 
     async def listen(self, *, on_notify: Callable[[str], None]) -> Listener:
         listener = PostgresListener(self._conninfo, self.url, on_notify)

@@ -155,6 +155,12 @@ WHERE id IN (
 )
 RETURNING id;
 
+-- name: hold_lease
+-- Inside a handler's transaction (which holds SQLite's write lock): confirm the lease.
+UPDATE conveyor_jobs SET lease_expires_at = lease_expires_at
+WHERE id = :id AND lease_token = :token AND state = 'running'
+RETURNING id;
+
 -- name: save_progress
 UPDATE conveyor_jobs SET progress_done = :done, progress_total = :total
 WHERE id = :id AND lease_token = :token AND state = 'running'

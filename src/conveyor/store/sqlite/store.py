@@ -8,9 +8,10 @@ writers of several processes sharing the file. WAL lets readers run beside the w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,10 +38,12 @@ from conveyor.store.base import (
     NewJob,
     Page,
     QueueCount,
+    StoreTx,
 )
 from conveyor.store.insert import BatchInsertPlan
 from conveyor.store.rows import job_from_row
 from conveyor.store.sql import load_migrations, load_queries
+from conveyor.store.sqlite.transaction import SqliteTransaction
 
 T = TypeVar("T")
 _PACKAGE = "conveyor.store.sqlite"
@@ -415,6 +418,22 @@ class SqliteStore:
             original = await self.get_job(job_id=job_id)  # raises JobNotFound
             raise InvalidTransition(job_id, original.state.value, "re-run")
         return parse_row(row)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[StoreTx]:
+        tx = SqliteTransaction(self.path, self._busy_timeout.total_seconds(), encode_time)
+        committed = False
+        try:
+            await tx.begin()
+            yield tx
+            committed = True
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.url) from exc
+        finally:
+            try:
+                await tx.finish(commit=committed)
+            except sqlite3.Error as exc:
+                raise _translate(exc, self.url) from exc
 
     async def listen(self, *, on_notify: Callable[[str], None]) -> Listener:
         return _SilentListener()
