@@ -11,10 +11,11 @@ import pydantic
 
 from conveyor.clock import Clock, SystemClock
 from conveyor.errors import ConfigurationError, InvalidArgument, InvalidTransition, TaskNotFound
+from conveyor.hooks import Hook, HookKind, Hooks
 from conveyor.job import Job, JobState
 from conveyor.retry import RetryPolicy
 from conveyor.settings import Settings
-from conveyor.store.base import JobFilter, NewJob, Page, QueueCount, Store
+from conveyor.store.base import JobFilter, NewJob, Page, QueueCount, Store, WorkerInfo
 from conveyor.store.factory import store_for_url
 from conveyor.task import Handler, Task, TaskOptions, payload_type_of
 from conveyor.transactional import check_same_dialect, run_plan, run_plan_sync
@@ -51,6 +52,11 @@ class Conveyor:
         self._store: Store | None = None
         self._open_lock: asyncio.Lock | None = None
         self._wakeup_listeners: list[Callable[[], None]] = []
+        self.hooks = Hooks()
+
+    def on(self, kind: HookKind) -> Callable[[Hook], Hook]:
+        """Register a lifecycle hook: ``@app.on("failure")`` (see ``conveyor.hooks``)."""
+        return lambda hook: self.hooks.add(kind, hook)
 
     def add_wakeup_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call ``listener`` after each enqueue made through this app object (the in-process
@@ -398,6 +404,10 @@ class Conveyor:
         """Clone a finished job into a new one (``rerun_of`` = ``job_id``)."""
         store = await self.store()
         return await store.rerun_job(job_id=job_id, now=self.clock.now())
+
+    async def workers(self, *, limit: int = 100) -> list[WorkerInfo]:
+        """The worker registry, newest first: live, draining, stopped and dead workers."""
+        return await (await self.store()).list_workers(limit=limit)
 
     async def counts(self) -> list[QueueCount]:
         return await (await self.store()).count_jobs()

@@ -41,7 +41,7 @@ async def drain(
             break
         acks: list[Ack] = []
         for job in jobs:
-            ack = await execute(job, tasks=app.tasks, store=store, clock=app.clock)
+            ack = await execute(job, tasks=app.tasks, store=store, clock=app.clock, hooks=app.hooks)
             if ack is not None:  # None: completed inside the handler's own transaction
                 acks.append(ack)
         await store.ack_jobs(acks=acks, now=app.clock.now())

@@ -134,6 +134,28 @@ class QueueCount:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """One worker process as the registry knows it.
+
+    ``state``: ``running``, ``stopping`` (draining), ``stopped`` (exited cleanly) or
+    ``dead`` (stopped heart-beating; marked by another worker).
+    """
+
+    id: str
+    host: str
+    pid: int
+    queues: list[str] | None
+    concurrency: int
+    executors: int
+    running: int
+    completed: int
+    state: str
+    started_at: datetime
+    last_heartbeat_at: datetime
+    stopped_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SqlStatement:
     """A statement and its parameters, ready for a DB-API cursor of the store's dialect."""
 
@@ -305,6 +327,40 @@ class Store(Protocol):
         ...
 
     async def count_jobs(self) -> list[QueueCount]: ...
+
+    async def register_worker(
+        self,
+        *,
+        worker_id: str,
+        host: str,
+        pid: int,
+        queues: Sequence[str] | None,
+        concurrency: int,
+        now: datetime,
+    ) -> None: ...
+
+    async def heartbeat_worker(
+        self,
+        *,
+        worker_id: str,
+        executors: int,
+        running: int,
+        completed: int,
+        state: str,
+        now: datetime,
+    ) -> None:
+        """Record the worker's vital signs; ``state="stopped"`` on a clean exit."""
+        ...
+
+    async def list_workers(self, *, limit: int = 100) -> list[WorkerInfo]: ...
+
+    async def mark_dead_workers(self, *, before: datetime, now: datetime) -> list[str]:
+        """Mark live-looking workers whose last heartbeat is older than ``before`` dead."""
+        ...
+
+    async def prune_workers(self, *, before: datetime) -> int:
+        """Forget stopped and dead workers that stopped before ``before``."""
+        ...
 
     def transaction(self) -> AbstractAsyncContextManager[StoreTx]:
         """A transaction for a handler's own writes (see ``StoreTx``)."""

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from conveyor.job import Job, JobError, JobState, Progress
+from conveyor.store.base import WorkerInfo
 
 TimeDecoder = Callable[[Any], datetime]
 
@@ -50,4 +51,23 @@ def job_from_row(row: Mapping[str, Any], decode_time: TimeDecoder) -> Job:
         lease_token=None if token is None else str(token),
         lease_expires_at=when("lease_expires_at"),
         worker_id=row["worker_id"],
+    )
+
+
+def worker_from_row(row: Mapping[str, Any], decode_time: TimeDecoder) -> WorkerInfo:
+    queues = None if row["queues"] is None else decode_json(row["queues"])
+    stopped = row["stopped_at"]
+    return WorkerInfo(
+        id=str(row["id"]),
+        host=str(row["host"]),
+        pid=int(row["pid"]),
+        queues=None if queues is None else [str(q) for q in queues],
+        concurrency=int(row["concurrency"]),
+        executors=int(row["executors"]),
+        running=int(row["running"]),
+        completed=int(row["completed"]),
+        state=str(row["state"]),
+        started_at=decode_time(row["started_at"]),
+        last_heartbeat_at=decode_time(row["last_heartbeat_at"]),
+        stopped_at=None if stopped is None else decode_time(stopped),
     )

@@ -11,7 +11,8 @@ from typing import Any
 from conveyor.clock import Clock
 from conveyor.context import JobContext, job_logger
 from conveyor.errors import Discard, LeaseLost, Retry
-from conveyor.job import Job, JobError
+from conveyor.hooks import Hooks
+from conveyor.job import Job, JobError, Lease
 from conveyor.store.base import Ack, Completion, Failure, Store
 from conveyor.task import Task
 
@@ -37,6 +38,7 @@ async def execute(
     store: Store,
     clock: Clock,
     on_context: Callable[[JobContext], None] | None = None,
+    hooks: Hooks | None = None,
 ) -> Ack | None:
     """Run ``job`` (already claimed: it carries its lease) and describe how it ended.
 
@@ -56,27 +58,44 @@ async def execute(
     ctx = JobContext(job=job, lease=lease, store=store, logger=job_logger(job), clock=clock)
     if on_context is not None:
         on_context(ctx)  # the worker keeps it to cancel the job from outside
+    hooks = hooks or Hooks()
+    await hooks.emit("before", job)
     try:
         payload = task.validate(job.payload)
         result = await _call(task, payload, ctx, job.timeout_seconds)
-        if ctx.finished_in_transaction:
-            return None
-        return Completion(job.id, lease.token, _jsonable(result))
     except Retry as exc:
-        error = describe_error(exc, job.attempt, clock.now())
         delay = exc.delay if exc.delay is not None else task.options.retry.next_delay(job.attempt)
         seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
-        return Failure(
-            job.id, lease.token, error, retry_at=clock.now() + timedelta(seconds=seconds)
+        return await _failed(
+            job, lease, exc, clock.now() + timedelta(seconds=seconds), hooks, clock.now()
         )
     except Discard as exc:
-        return Failure(job.id, lease.token, describe_error(exc, job.attempt, clock.now()))
+        return await _failed(job, lease, exc, None, hooks, clock.now())
     except (Exception, asyncio.CancelledError) as exc:
         if isinstance(exc, asyncio.CancelledError) and not ctx.cancelled:
             raise  # the worker itself is being cancelled: let it unwind
-        error = describe_error(exc, job.attempt, clock.now())
+        if ctx.cancelled and not isinstance(exc, JobTimeout):
+            await hooks.emit("cancel", job)
         retry_at = clock.now() + task.options.retry.next_delay(job.attempt)
-        return Failure(job.id, lease.token, error, retry_at=retry_at)
+        return await _failed(job, lease, exc, retry_at, hooks, clock.now())
+    await hooks.emit("after", job, result)
+    if ctx.finished_in_transaction:
+        return None
+    return Completion(job.id, lease.token, _jsonable(result))
+
+
+async def _failed(
+    job: Job,
+    lease: Lease,
+    exc: BaseException,
+    retry_at: datetime | None,
+    hooks: Hooks,
+    now: datetime,
+) -> Failure:
+    error = describe_error(exc, job.attempt, now)
+    will_retry = retry_at is not None and job.attempt < job.max_attempts
+    await hooks.emit("failure", job, error, will_retry)
+    return Failure(job.id, lease.token, error, retry_at=retry_at)
 
 
 async def _call(task: Task[Any], payload: Any, ctx: JobContext, timeout: float | None) -> Any:

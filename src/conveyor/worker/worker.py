@@ -138,6 +138,14 @@ class Worker:
         self._acks = acks
         if handle_signals:
             self._install_signal_handlers()
+        await store.register_worker(
+            worker_id=self.id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            queues=self.options.queues,
+            concurrency=self.options.max_concurrency,
+            now=self.app.clock.now(),
+        )
         unsubscribe = self.app.add_wakeup_listener(self.wake)
         listener = await store.listen(on_notify=self._on_notify)
         background = [
@@ -148,6 +156,7 @@ class Worker:
         try:
             self._spawn_executor(store)
             await self._fetch_loop(store)
+            await self._report(store, "stopping")
             await self._drain(store)
         finally:
             unsubscribe()
@@ -158,6 +167,8 @@ class Worker:
             for task in background[1:] + list(self._executors):
                 task.cancel()
             await asyncio.gather(*background, *self._executors, return_exceptions=True)
+            with contextlib.suppress(ConveyorError):
+                await self._report(store, "stopped")
             self._stopped.set()
         log.info("worker %s stopped after %d jobs", self.id, self.completed)
 
@@ -237,6 +248,7 @@ class Worker:
                     store=store,
                     clock=self.app.clock,
                     on_context=remember,
+                    hooks=self.app.hooks,
                 )
             )
             try:
@@ -274,17 +286,27 @@ class Worker:
         while True:
             await asyncio.sleep(self.options.heartbeat_every)
             leases = list(self._held.values())
-            if not leases:
-                continue
             try:
-                lost = await store.extend_leases(
-                    leases=leases, ttl=self.options.lease_ttl, now=self.app.clock.now()
-                )
+                if leases:
+                    lost = await store.extend_leases(
+                        leases=leases, ttl=self.options.lease_ttl, now=self.app.clock.now()
+                    )
+                    for item in lost:
+                        self._lose(item.job_id)
+                await self._report(store, "stopping" if self._stopping.is_set() else "running")
             except ConveyorError as exc:
                 log.error("heartbeat failed: %s", exc)
-                continue
-            for item in lost:
-                self._lose(item.job_id)
+
+    async def _report(self, store: Store, state: str) -> None:
+        """Write this worker's vital signs to the registry."""
+        await store.heartbeat_worker(
+            worker_id=self.id,
+            executors=self.executor_count,
+            running=self.running_count,
+            completed=self.completed,
+            state=state,
+            now=self.app.clock.now(),
+        )
 
     def _lose(self, job_id: int) -> None:
         """The job was cancelled, rescued or finished elsewhere: stop working on it."""
@@ -297,13 +319,20 @@ class Worker:
             log.info("job %s lost its lease (cancelled or rescued); stopping it", job_id)
 
     async def _rescue_loop(self, store: Store) -> None:
+        """Return expired leases to the queue, and mark workers that went silent dead."""
         while True:
             await asyncio.sleep(self.options.rescue_interval.total_seconds())
+            now = self.app.clock.now()
             try:
-                rescued = await store.rescue_expired(now=self.app.clock.now(), limit=1000)
+                rescued = await store.rescue_expired(now=now, limit=1000)
+                dead = await store.mark_dead_workers(
+                    before=now - 2 * self.options.lease_ttl, now=now
+                )
             except ConveyorError as exc:
                 log.error("rescue failed: %s", exc)
                 continue
+            if dead:
+                log.warning("workers stopped heart-beating, marked dead: %s", dead)
             if rescued:
                 log.warning("rescued %d jobs whose lease expired: %s", len(rescued), rescued)
                 self._wake.set()

@@ -249,3 +249,31 @@ DELETE FROM conveyor_jobs WHERE id IN (
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 );
+
+-- name: register_worker
+INSERT INTO conveyor_workers (id, host, pid, queues, concurrency, state, started_at,
+                              last_heartbeat_at)
+VALUES (%(id)s, %(host)s, %(pid)s, %(queues)s::jsonb, %(concurrency)s, 'running', %(now)s,
+        %(now)s)
+ON CONFLICT (id) DO UPDATE SET state = 'running', last_heartbeat_at = %(now)s,
+                               stopped_at = NULL;
+
+-- name: heartbeat_worker
+-- Also revives a worker wrongly marked dead (a long pause): it is evidently alive.
+UPDATE conveyor_workers
+SET last_heartbeat_at = %(now)s, executors = %(executors)s, running = %(running)s,
+    completed = %(completed)s, state = %(state)s,
+    stopped_at = CASE WHEN %(state)s = 'stopped' THEN %(now)s ELSE NULL END
+WHERE id = %(id)s;
+
+-- name: list_workers
+SELECT * FROM conveyor_workers ORDER BY started_at DESC, id LIMIT %(limit)s;
+
+-- name: mark_dead_workers
+UPDATE conveyor_workers SET state = 'dead', stopped_at = %(now)s
+WHERE state IN ('running', 'stopping') AND last_heartbeat_at < %(before)s
+RETURNING id;
+
+-- name: prune_workers
+DELETE FROM conveyor_workers
+WHERE state IN ('stopped', 'dead') AND stopped_at < %(before)s;

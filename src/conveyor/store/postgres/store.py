@@ -40,10 +40,11 @@ from conveyor.store.base import (
     Page,
     QueueCount,
     StoreTx,
+    WorkerInfo,
 )
 from conveyor.store.insert import BatchInsertPlan
 from conveyor.store.postgres.transaction import PostgresTransaction
-from conveyor.store.rows import job_from_row
+from conveyor.store.rows import job_from_row, worker_from_row
 from conveyor.store.sql import load_migrations, load_queries
 
 _PACKAGE = "conveyor.store.postgres"
@@ -359,6 +360,59 @@ class PostgresStore:
             original = await self.get_job(job_id=job_id)  # raises JobNotFound
             raise InvalidTransition(job_id, original.state.value, "re-run")
         return parse_row(rows[0])
+
+    # -- worker registry ----------------------------------------------------------------
+
+    async def register_worker(
+        self,
+        *,
+        worker_id: str,
+        host: str,
+        pid: int,
+        queues: Sequence[str] | None,
+        concurrency: int,
+        now: datetime,
+    ) -> None:
+        params = {
+            "id": worker_id,
+            "host": host,
+            "pid": pid,
+            "queues": None if queues is None else json.dumps(list(queues)),
+            "concurrency": concurrency,
+            "now": now,
+        }
+        await self._rowcount("register_worker", params)
+
+    async def heartbeat_worker(
+        self,
+        *,
+        worker_id: str,
+        executors: int,
+        running: int,
+        completed: int,
+        state: str,
+        now: datetime,
+    ) -> None:
+        params = {
+            "id": worker_id,
+            "executors": executors,
+            "running": running,
+            "completed": completed,
+            "state": state,
+            "now": now,
+        }
+        await self._rowcount("heartbeat_worker", params)
+
+    async def list_workers(self, *, limit: int = 100) -> list[WorkerInfo]:
+        rows = await self._rows("list_workers", {"limit": limit})
+        return [worker_from_row(r, decode_time) for r in rows]
+
+    async def mark_dead_workers(self, *, before: datetime, now: datetime) -> list[str]:
+        rows = await self._rows("mark_dead_workers", {"before": before, "now": now})
+        return sorted(str(r["id"]) for r in rows)
+
+    async def prune_workers(self, *, before: datetime) -> int:
+        return await self._rowcount("prune_workers", {"before": before})
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[StoreTx]:

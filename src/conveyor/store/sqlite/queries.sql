@@ -237,3 +237,29 @@ DELETE FROM conveyor_jobs WHERE id IN (
     ORDER BY finished_at
     LIMIT :limit
 );
+
+-- name: register_worker
+INSERT INTO conveyor_workers (id, host, pid, queues, concurrency, state, started_at,
+                              last_heartbeat_at)
+VALUES (:id, :host, :pid, :queues, :concurrency, 'running', :now, :now)
+ON CONFLICT (id) DO UPDATE SET state = 'running', last_heartbeat_at = :now,
+                               stopped_at = NULL;
+
+-- name: heartbeat_worker
+UPDATE conveyor_workers
+SET last_heartbeat_at = :now, executors = :executors, running = :running,
+    completed = :completed, state = :state,
+    stopped_at = CASE WHEN :state = 'stopped' THEN :now ELSE NULL END
+WHERE id = :id;
+
+-- name: list_workers
+SELECT * FROM conveyor_workers ORDER BY started_at DESC, id LIMIT :limit;
+
+-- name: mark_dead_workers
+UPDATE conveyor_workers SET state = 'dead', stopped_at = :now
+WHERE state IN ('running', 'stopping') AND last_heartbeat_at < :before
+RETURNING id;
+
+-- name: prune_workers
+DELETE FROM conveyor_workers
+WHERE state IN ('stopped', 'dead') AND stopped_at < :before;

@@ -39,9 +39,10 @@ from conveyor.store.base import (
     Page,
     QueueCount,
     StoreTx,
+    WorkerInfo,
 )
 from conveyor.store.insert import BatchInsertPlan
-from conveyor.store.rows import job_from_row
+from conveyor.store.rows import job_from_row, worker_from_row
 from conveyor.store.sql import load_migrations, load_queries
 from conveyor.store.sqlite.transaction import SqliteTransaction
 
@@ -418,6 +419,61 @@ class SqliteStore:
             original = await self.get_job(job_id=job_id)  # raises JobNotFound
             raise InvalidTransition(job_id, original.state.value, "re-run")
         return parse_row(row)
+
+    # -- worker registry ----------------------------------------------------------------
+
+    async def register_worker(
+        self,
+        *,
+        worker_id: str,
+        host: str,
+        pid: int,
+        queues: Sequence[str] | None,
+        concurrency: int,
+        now: datetime,
+    ) -> None:
+        params = {
+            "id": worker_id,
+            "host": host,
+            "pid": pid,
+            "queues": None if queues is None else json.dumps(list(queues)),
+            "concurrency": concurrency,
+            "now": encode_time(now),
+        }
+        await self._write(lambda c: c.execute(QUERIES["register_worker"], params))
+
+    async def heartbeat_worker(
+        self,
+        *,
+        worker_id: str,
+        executors: int,
+        running: int,
+        completed: int,
+        state: str,
+        now: datetime,
+    ) -> None:
+        params = {
+            "id": worker_id,
+            "executors": executors,
+            "running": running,
+            "completed": completed,
+            "state": state,
+            "now": encode_time(now),
+        }
+        await self._write(lambda c: c.execute(QUERIES["heartbeat_worker"], params))
+
+    async def list_workers(self, *, limit: int = 100) -> list[WorkerInfo]:
+        rows = await self._read(lambda c: self._rows(c, "list_workers", {"limit": limit}))
+        return [worker_from_row(r, decode_time) for r in rows]
+
+    async def mark_dead_workers(self, *, before: datetime, now: datetime) -> list[str]:
+        params = {"before": encode_time(before), "now": encode_time(now)}
+        rows = await self._write(lambda c: self._rows(c, "mark_dead_workers", params))
+        return sorted(str(r["id"]) for r in rows)
+
+    async def prune_workers(self, *, before: datetime) -> int:
+        params = {"before": encode_time(before)}
+        return await self._write(lambda c: c.execute(QUERIES["prune_workers"], params).rowcount)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[StoreTx]:
