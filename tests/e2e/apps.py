@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -54,3 +56,19 @@ def build(database_url: str | None = None) -> Conveyor:
 
 
 app = build()
+
+
+class Crunch(BaseModel):
+    n: int
+    spin_forever: bool = False
+
+
+def crunch(payload: Crunch, ctx: Any) -> dict[str, int]:
+    """CPU-bound: runs in a child process (executor="process")."""
+    while payload.spin_forever:
+        pass
+    return {"sum": sum(i * i for i in range(payload.n)), "pid": os.getpid()}
+
+
+def fail_in_child(payload: Crunch) -> None:
+    raise ValueError(f"bad input {payload.n}")

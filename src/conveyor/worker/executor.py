@@ -15,6 +15,7 @@ from conveyor.hooks import Hooks
 from conveyor.job import Job, JobError, Lease
 from conveyor.store.base import Ack, Completion, Failure, Store
 from conveyor.task import Task
+from conveyor.worker.process import ProcessJob, ProcessTaskError, run_in_process
 
 
 class JobTimeout(Exception):
@@ -22,6 +23,8 @@ class JobTimeout(Exception):
 
 
 def describe_error(exc: BaseException, attempt: int, now: datetime) -> JobError:
+    if isinstance(exc, ProcessTaskError):  # report what the child raised, not the relay
+        return JobError(attempt, exc.type_name, str(exc), exc.child_traceback, now)
     return JobError(
         attempt=attempt,
         type=type(exc).__qualname__,
@@ -100,7 +103,20 @@ async def _failed(
 
 async def _call(task: Task[Any], payload: Any, ctx: JobContext, timeout: float | None) -> Any:
     args = (payload, ctx) if task.takes_context else (payload,)
-    call = task.fn(*args) if task.is_async else asyncio.to_thread(task.fn, *args)
+    if task.options.executor == "process":
+        call = run_in_process(
+            ProcessJob(
+                module=task.fn.__module__,
+                qualname=task.fn.__qualname__,
+                payload_json=payload.model_dump_json(),
+                job_id=ctx.job_id,
+                attempt=ctx.attempt,
+            )
+        )
+    elif task.is_async:
+        call = task.fn(*args)
+    else:
+        call = asyncio.to_thread(task.fn, *args)
     if timeout is None:
         return await call
     try:
