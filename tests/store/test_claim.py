@@ -1,0 +1,300 @@
+"""Conformance: claiming due jobs in order, exactly once, under concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conveyor.job import JobState
+from conveyor.store.base import JobFilter, Store
+from conveyor.store.factory import open_store
+from conveyor.store.sql import load_queries
+from conveyor.store.sqlite.store import encode_time
+from tests.store.helpers import (
+    NOW,
+    TTL,
+    claim,
+    complete,
+    insert,
+    insert_many,
+    is_sqlite_url,
+    new_job,
+    raw_execute,
+)
+
+CONCURRENT_JOBS = 2_000
+
+
+async def test_claim_never_returns_more_than_limit(store: Store) -> None:
+    await insert_many(store, 10)
+
+    first = await claim(store, limit=3)
+    second = await claim(store, limit=5)
+    third = await claim(store, limit=5)
+
+    assert [len(first), len(second), len(third)] == [3, 5, 2]
+
+
+async def test_claim_with_zero_limit_or_no_queues_claims_nothing(store: Store) -> None:
+    await insert_many(store, 3)
+
+    assert await claim(store, limit=0) == []
+    assert await claim(store, queues=[]) == []
+    assert len(await claim(store, limit=10)) == 3
+
+
+async def test_claim_orders_by_priority_then_run_at_then_id(store: Store) -> None:
+    early, late = NOW - timedelta(minutes=2), NOW - timedelta(minutes=1)
+    jobs = await insert(
+        store,
+        new_job(payload={"name": "p1-late-a"}, priority=1, run_at=late),
+        new_job(payload={"name": "p0-late"}, priority=0, run_at=late),
+        new_job(payload={"name": "p1-early"}, priority=1, run_at=early),
+        new_job(payload={"name": "p1-late-b"}, priority=1, run_at=late),
+        new_job(payload={"name": "p-1-late"}, priority=-1, run_at=late),
+        new_job(payload={"name": "p0-early"}, priority=0, run_at=early),
+    )
+    expected = ["p-1-late", "p0-early", "p0-late", "p1-early", "p1-late-a", "p1-late-b"]
+
+    order: list[str] = []
+    for _ in jobs:
+        [job] = await claim(store, limit=1)
+        order.append(job.payload["name"])
+
+    assert order == expected
+
+
+async def test_claim_picks_the_first_jobs_in_order_when_more_are_due(store: Store) -> None:
+    jobs = await insert(
+        store,
+        *(
+            new_job(priority=p, run_at=NOW - timedelta(seconds=s))
+            for p in (2, 0, 1)
+            for s in (1, 2)
+        ),
+    )
+    by_order = sorted(jobs, key=lambda j: (j.priority, j.run_at, j.id))
+
+    claimed = await claim(store, limit=3)
+
+    assert {j.id for j in claimed} == {j.id for j in by_order[:3]}
+
+
+async def test_claim_does_not_claim_scheduled_job_before_run_at(store: Store) -> None:
+    [job] = await insert(store, new_job(run_at=NOW + timedelta(minutes=10)))
+
+    assert await claim(store, now=NOW) == []
+    assert await claim(store, now=NOW + timedelta(minutes=10) - timedelta(microseconds=1)) == []
+    assert (await store.get_job(job_id=job.id)).state is JobState.SCHEDULED
+
+
+async def test_claim_claims_scheduled_job_once_run_at_has_passed(store: Store) -> None:
+    run_at = NOW + timedelta(minutes=10)
+    [job] = await insert(store, new_job(run_at=run_at))
+
+    [claimed] = await claim(store, now=run_at)
+
+    assert claimed.id == job.id
+    assert claimed.state is JobState.RUNNING
+    assert claimed.started_at == run_at
+
+
+async def test_claim_only_takes_jobs_of_the_given_queues(store: Store) -> None:
+    a, b, c = await insert(store, new_job(queue="a"), new_job(queue="b"), new_job(queue="c"))
+
+    claimed = await claim(store, queues=["a", "c", "missing"])
+
+    assert sorted(j.id for j in claimed) == [a.id, c.id]
+    assert (await store.get_job(job_id=b.id)).state is JobState.AVAILABLE
+    assert [j.id for j in await claim(store, queues=["b"])] == [b.id]
+
+
+async def test_claim_with_no_queue_filter_takes_any_queue(store: Store) -> None:
+    jobs = await insert(store, new_job(queue="a"), new_job(queue="b"), new_job(queue="c"))
+
+    claimed = await claim(store, queues=None)
+
+    assert sorted(j.id for j in claimed) == [j.id for j in jobs]
+
+
+async def test_claim_makes_job_running_with_a_fresh_lease(store: Store) -> None:
+    [job] = await insert(store)
+    now = NOW + timedelta(seconds=5)
+
+    [claimed] = await claim(store, now=now, ttl=timedelta(seconds=45), worker_id="w-7")
+
+    assert claimed.id == job.id
+    assert claimed.state is JobState.RUNNING
+    assert claimed.attempt == 1
+    assert claimed.lease_token
+    assert claimed.lease_expires_at == now + timedelta(seconds=45)
+    assert claimed.worker_id == "w-7"
+    assert claimed.started_at == now
+    assert claimed.finished_at is None
+    assert claimed.lease is not None
+    assert claimed.lease.token == claimed.lease_token
+    assert await store.get_job(job_id=job.id) == claimed
+
+
+async def test_claim_gives_each_claim_a_different_lease_token(store: Store) -> None:
+    await insert_many(store, 20)
+
+    claimed = await claim(store, limit=20)
+
+    assert len({j.lease_token for j in claimed}) == 20
+
+
+async def test_claimed_job_is_not_claimed_again(store: Store) -> None:
+    [job] = await insert(store)
+    [claimed] = await claim(store)
+
+    assert await claim(store, worker_id="other") == []
+    assert await claim(store, worker_id="other", now=NOW + timedelta(hours=1)) == []
+    assert (await store.get_job(job_id=job.id)).lease_token == claimed.lease_token
+
+
+async def test_claim_skips_finished_jobs(store: Store) -> None:
+    await insert_many(store, 2)
+    first = await claim(store, limit=1)
+    await store.ack_jobs(acks=[complete(first[0])], now=NOW)
+
+    second = await claim(store, limit=10)
+
+    assert [j.id for j in second] != [first[0].id]
+    assert len(second) == 1
+
+
+async def _claim_until_empty(store: Store, worker_id: str) -> list[int]:
+    claimed: list[int] = []
+    while jobs := await claim(store, limit=25, worker_id=worker_id, ttl=timedelta(minutes=5)):
+        claimed.extend(j.id for j in jobs)
+    return claimed
+
+
+async def test_concurrent_claimers_claim_every_job_exactly_once(
+    store: Store, store_url: str
+) -> None:
+    inserted = await insert_many(store, CONCURRENT_JOBS)
+    claimers = [await open_store(store_url) for _ in range(4)]
+    try:
+        results = await asyncio.gather(
+            *(_claim_until_empty(s, f"w-{n}") for n, s in enumerate(claimers))
+        )
+    finally:
+        for s in claimers:
+            await s.close()
+
+    counts = Counter(job_id for ids in results for job_id in ids)
+    assert set(counts) == {j.id for j in inserted}
+    assert set(counts.values()) == {1}
+    assert await claim(store) == []
+    assert [(c.state, c.count) for c in await store.count_jobs()] == [
+        (JobState.RUNNING, CONCURRENT_JOBS)
+    ]
+
+
+async def test_claimer_processes_claim_every_job_exactly_once(
+    store: Store, store_url: str, request: pytest.FixtureRequest
+) -> None:
+    inserted = await insert_many(store, CONCURRENT_JOBS)
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.store.claimers",
+            store_url,
+            f"proc-{n}",
+            cwd=Path(request.config.rootpath),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for n in range(4)
+    ]
+    try:
+        # Every process has opened its store before any starts claiming.
+        for proc in processes:
+            assert proc.stdout is not None
+            assert (await proc.stdout.readline()).strip() == b"ready"
+        for proc in processes:
+            assert proc.stdin is not None
+            proc.stdin.write(b"go\n")
+            await proc.stdin.drain()
+        outputs = [await proc.communicate() for proc in processes]
+    finally:
+        for proc in processes:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+
+    assert [proc.returncode for proc in processes] == [0, 0, 0, 0]
+    results: list[list[int]] = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    counts = Counter(job_id for ids in results for job_id in ids)
+    assert set(counts) == {j.id for j in inserted}
+    assert set(counts.values()) == {1}
+    running = await store.list_jobs(
+        filter=JobFilter(states=[JobState.RUNNING]), after=None, limit=CONCURRENT_JOBS + 1
+    )
+    assert len(running.jobs) == CONCURRENT_JOBS
+    assert {j.worker_id for j in running.jobs} <= {f"proc-{n}" for n in range(4)}
+
+
+def explain_claim(store_url: str, *, queues: list[str] | None, analyze: bool) -> str:
+    """The plan of the store's own claim statement (ad-hoc SQL, so per-dialect)."""
+    name = "claim_jobs_any_queue" if queues is None else "claim_jobs"
+    params: dict[str, Any] = {"worker_id": "w", "limit": 10}
+    if is_sqlite_url(store_url):
+        if analyze:
+            raw_execute(store_url, "ANALYZE")
+        sql = "EXPLAIN QUERY PLAN " + load_queries("conveyor.store.sqlite")[name]
+        params |= {"now": encode_time(NOW), "expires_at": encode_time(NOW + TTL)}
+        if queues is not None:
+            params["queues"] = json.dumps(queues)
+        return "\n".join(str(row[-1]) for row in raw_execute(store_url, sql, params))
+    if analyze:
+        raw_execute(store_url, "ANALYZE conveyor_jobs")
+    sql = "EXPLAIN " + load_queries("conveyor.store.postgres")[name]
+    params |= {"now": NOW, "expires_at": NOW + TTL}
+    if queues is not None:
+        params["queues"] = queues
+    return "\n".join(str(row[0]) for row in raw_execute(store_url, sql, params))
+
+
+async def _insert_history_and_backlog(store: Store) -> None:
+    finished = await insert_many(store, 2_000, queue="reports")
+    for start in range(0, len(finished), 500):
+        await store.cancel_jobs(ids=[j.id for j in finished[start : start + 500]], now=NOW)
+    await insert_many(store, 20, queue="default")
+    await insert_many(store, 1_000, queue="other")
+
+
+async def test_claim_of_given_queues_reads_the_partial_claim_index(
+    store: Store, store_url: str
+) -> None:
+    """Finished history must not slow claims down: the claim reads the partial index."""
+    await _insert_history_and_backlog(store)
+
+    # Without statistics (SQLite's normal state: the store never runs ANALYZE) and with them.
+    plans = [
+        explain_claim(store_url, queues=["default"], analyze=analyze) for analyze in (False, True)
+    ]
+
+    for plan in plans:
+        assert "conveyor_jobs_claim_idx" in plan, plan
+
+
+async def test_claim_of_any_queue_reads_the_partial_claim_index(
+    store: Store, store_url: str
+) -> None:
+    await _insert_history_and_backlog(store)
+
+    plans = [explain_claim(store_url, queues=None, analyze=analyze) for analyze in (False, True)]
+
+    for plan in plans:
+        assert "conveyor_jobs_claim_any_idx" in plan, plan

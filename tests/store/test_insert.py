@@ -1,0 +1,190 @@
+"""Conformance: inserting jobs in batches, scheduling and idempotency keys."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from conveyor.job import JobState
+from conveyor.store.base import JobFilter, Store
+from conveyor.store.factory import open_store
+from tests.store.helpers import NOW, new_job
+
+
+async def test_insert_returns_jobs_in_input_order_with_ids(store: Store) -> None:
+    jobs = [new_job(task=f"task_{i}", payload={"n": i}) for i in range(10)]
+
+    inserted = await store.insert_jobs(jobs=jobs, now=NOW)
+
+    assert [i.job.task for i in inserted] == [f"task_{i}" for i in range(10)]
+    assert [i.job.payload for i in inserted] == [{"n": i} for i in range(10)]
+    assert all(i.created for i in inserted)
+    ids = [i.job.id for i in inserted]
+    assert len(set(ids)) == 10
+    assert ids == sorted(ids)
+
+
+async def test_insert_due_job_is_available_and_future_job_is_scheduled(store: Store) -> None:
+    later = NOW + timedelta(minutes=5)
+    past = NOW - timedelta(minutes=5)
+
+    inserted = await store.insert_jobs(
+        jobs=[new_job(run_at=NOW), new_job(run_at=past), new_job(run_at=later)], now=NOW
+    )
+
+    assert [i.job.state for i in inserted] == [
+        JobState.AVAILABLE,
+        JobState.AVAILABLE,
+        JobState.SCHEDULED,
+    ]
+    assert [i.job.run_at for i in inserted] == [NOW, past, later]
+
+
+async def test_insert_roundtrips_every_field(store: Store) -> None:
+    payload = {"to": "a@example.com", "nested": {"list": [1, 2.5, "x", None, True]}, "n": 7}
+    job = new_job(
+        task="resize",
+        queue="images",
+        payload=payload,
+        run_at=NOW + timedelta(seconds=1, microseconds=123456),
+        priority=-5,
+        max_attempts=7,
+        timeout_seconds=12.5,
+        idempotency_key="k-1",
+    )
+
+    [inserted] = await store.insert_jobs(jobs=[job], now=NOW)
+    stored = await store.get_job(job_id=inserted.job.id)
+
+    for got in (inserted.job, stored):
+        assert got.task == "resize"
+        assert got.queue == "images"
+        assert got.payload == payload
+        assert got.priority == -5
+        assert got.max_attempts == 7
+        assert got.timeout_seconds == 12.5
+        assert got.idempotency_key == "k-1"
+        assert got.run_at == NOW + timedelta(seconds=1, microseconds=123456)
+        assert got.created_at == NOW
+        assert got.attempt == 0
+        assert got.state is JobState.SCHEDULED
+        assert got.started_at is None
+        assert got.finished_at is None
+        assert got.errors == ()
+        assert got.result is None
+        assert got.checkpoint is None
+        assert got.progress is None
+        assert got.rerun_of is None
+        assert got.lease is None
+        assert got.worker_id is None
+    assert stored == inserted.job
+
+
+async def test_insert_empty_batch_returns_nothing_and_creates_nothing(store: Store) -> None:
+    assert await store.insert_jobs(jobs=[], now=NOW) == []
+    assert await store.count_jobs() == []
+
+
+async def test_insert_five_thousand_jobs_in_one_call(store: Store) -> None:
+    jobs = [new_job(payload={"n": i}, priority=i % 3) for i in range(5_000)]
+
+    inserted = await store.insert_jobs(jobs=jobs, now=NOW)
+
+    assert len(inserted) == 5_000
+    assert [i.job.payload["n"] for i in inserted] == list(range(5_000))
+    assert len({i.job.id for i in inserted}) == 5_000
+    counts = await store.count_jobs()
+    assert [(c.queue, c.state, c.count) for c in counts] == [("default", JobState.AVAILABLE, 5_000)]
+
+
+async def test_insert_with_held_idempotency_key_returns_existing_job_and_creates_nothing(
+    store: Store,
+) -> None:
+    [first] = await store.insert_jobs(
+        jobs=[new_job(idempotency_key="order-1", payload={"v": 1})], now=NOW
+    )
+
+    [second] = await store.insert_jobs(
+        jobs=[new_job(idempotency_key="order-1", payload={"v": 2})],
+        now=NOW + timedelta(seconds=1),
+    )
+
+    assert first.created
+    assert not second.created
+    assert second.job == first.job
+    assert second.job.payload == {"v": 1}
+    page = await store.list_jobs(filter=JobFilter(), after=None, limit=10)
+    assert [j.id for j in page.jobs] == [first.job.id]
+
+
+async def test_insert_mixed_batch_with_held_key_keeps_input_order(store: Store) -> None:
+    [held] = await store.insert_jobs(jobs=[new_job(idempotency_key="k")], now=NOW)
+
+    out = await store.insert_jobs(
+        jobs=[
+            new_job(payload={"n": 0}),
+            new_job(idempotency_key="k", payload={"n": 1}),
+            new_job(payload={"n": 2}),
+        ],
+        now=NOW,
+    )
+
+    assert [i.created for i in out] == [True, False, True]
+    assert out[1].job.id == held.job.id
+    assert out[0].job.payload == {"n": 0}
+    assert out[2].job.payload == {"n": 2}
+    assert out[0].job.id < out[2].job.id
+
+
+async def test_insert_same_key_twice_in_one_batch_creates_one_job(store: Store) -> None:
+    out = await store.insert_jobs(
+        jobs=[
+            new_job(idempotency_key="dup", payload={"n": 1}),
+            new_job(idempotency_key="dup", payload={"n": 2}),
+        ],
+        now=NOW,
+    )
+
+    assert [i.created for i in out] == [True, False]
+    assert out[0].job.id == out[1].job.id
+    assert out[0].job.payload == {"n": 1}
+    page = await store.list_jobs(filter=JobFilter(), after=None, limit=10)
+    assert len(page.jobs) == 1
+
+
+async def test_insert_same_key_for_different_tasks_creates_two_jobs(store: Store) -> None:
+    out = await store.insert_jobs(
+        jobs=[
+            new_job(task="a", idempotency_key="shared"),
+            new_job(task="b", idempotency_key="shared"),
+        ],
+        now=NOW,
+    )
+
+    assert [i.created for i in out] == [True, True]
+    assert out[0].job.id != out[1].job.id
+    assert [i.job.task for i in out] == ["a", "b"]
+
+
+async def test_concurrent_inserts_with_same_key_create_exactly_one_job(
+    store: Store, store_url: str
+) -> None:
+    others = [await open_store(store_url) for _ in range(8)]
+    try:
+        results = await asyncio.gather(
+            *(
+                s.insert_jobs(jobs=[new_job(idempotency_key="race", payload={"by": n})], now=NOW)
+                for n, s in enumerate(others)
+            )
+        )
+    finally:
+        for s in others:
+            await s.close()
+
+    outcomes = [r[0] for r in results]
+    assert len({o.job.id for o in outcomes}) == 1
+    assert sum(o.created for o in outcomes) == 1
+    page = await store.list_jobs(filter=JobFilter(idempotency_key="race"), after=None, limit=10)
+    assert [j.id for j in page.jobs] == [outcomes[0].job.id]
+    page = await store.list_jobs(filter=JobFilter(), after=None, limit=10)
+    assert len(page.jobs) == 1
