@@ -206,6 +206,7 @@ _job_command("rerun", "rerun", "Clone a finished job into a new one.")
 @click.option("--max-memory-per-child", type=int, help="Recycle a process past this RSS (MB).")
 @click.option("--drain-timeout", type=float, default=30.0, show_default=True)
 @click.option("--poll-interval", type=float, default=1.0, show_default=True)
+@click.option("--supervised", is_flag=True, hidden=True, help="Set by the supervisor on children.")
 @click.pass_context
 def worker(
     ctx: click.Context,
@@ -216,11 +217,17 @@ def worker(
     max_memory_per_child: int | None,
     drain_timeout: float,
     poll_interval: float,
+    supervised: bool,
 ) -> None:
-    """Run jobs until SIGTERM/SIGINT (a second signal forces the hand-back)."""
+    """Run jobs until SIGTERM/SIGINT (a second signal forces the hand-back).
+
+    With --processes N, or with a recycling limit, a supervisor runs the worker
+    processes, restarting crashed ones and replacing recycled ones.
+    """
     from conveyor.cli.work import run_supervisor, run_worker
 
-    if processes > 1:
+    recycling = max_jobs_per_child is not None or max_memory_per_child is not None
+    if not supervised and (processes > 1 or recycling):
         sys.exit(run_supervisor(sys.argv[1:], processes))
     run(run_worker)(
         app_from(ctx),

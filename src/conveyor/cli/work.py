@@ -46,6 +46,7 @@ async def run_worker(
             # Look for dead workers' jobs at least twice per lease: a rescue then comes
             # at most half a lease after the expiry.
             rescue_interval=timedelta(seconds=min(5.0, app.settings.lease_ttl_seconds / 2)),
+            max_jobs=max_jobs,
         ),
     )
     console.print(
@@ -53,7 +54,7 @@ async def run_worker(
         f"on {(await app.store()).url} (concurrency {concurrency})"
     )
     runner = asyncio.create_task(worker.run(handle_signals=True))
-    watcher = asyncio.create_task(_recycle_when_due(worker, max_jobs, max_memory_mb))
+    watcher = asyncio.create_task(_recycle_when_too_big(worker, max_memory_mb))
     try:
         await runner
     finally:
@@ -63,20 +64,15 @@ async def run_worker(
         await app.close()
 
 
-async def _recycle_when_due(
-    worker: Worker, max_jobs: int | None, max_memory_mb: int | None
-) -> None:
-    """Stop the worker gracefully once it ran enough jobs or grew too large; the
-    supervisor then starts a fresh process (leaking handlers cannot grow forever)."""
-    if max_jobs is None and max_memory_mb is None:
+async def _recycle_when_too_big(worker: Worker, max_memory_mb: int | None) -> None:
+    """Stop the worker gracefully once it grew past ``max_memory_mb``; the supervisor then
+    starts a fresh process (a leaking handler cannot grow forever). The job-count limit is
+    the worker's own ``max_jobs``."""
+    if max_memory_mb is None:
         return
     while True:
         await asyncio.sleep(0.5)
-        if max_jobs is not None and worker.completed >= max_jobs:
-            logging.getLogger("conveyor.worker").info("recycling after %d jobs", worker.completed)
-            worker.stop()
-            return
-        if max_memory_mb is not None and _rss_mb() > max_memory_mb:
+        if _rss_mb() > max_memory_mb:
             logging.getLogger("conveyor.worker").info("recycling at %.0f MB", _rss_mb())
             worker.stop()
             return
@@ -84,7 +80,7 @@ async def _recycle_when_due(
 
 def run_supervisor(argv: Sequence[str], processes: int) -> int:
     """Run ``processes`` children with the same arguments minus ``--processes``."""
-    child_args = _without_processes(list(argv))
+    child_args = [*_without_processes(list(argv)), "--supervised"]
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -51,6 +51,8 @@ class WorkerOptions:
         rescue_interval: how often expired leases are looked for (default 5 s).
         drain_timeout: how long running jobs may finish after stop (default 30 s).
         idle_timeout: an idle executor above the minimum retires after this (default 5 s).
+        max_jobs: stop (gracefully) after this many jobs, ``None`` for never (default);
+            the supervisor then starts a fresh process.
     """
 
     queues: Sequence[str] | None = None
@@ -62,6 +64,7 @@ class WorkerOptions:
     rescue_interval: timedelta = timedelta(seconds=5)
     drain_timeout: timedelta = timedelta(seconds=30)
     idle_timeout: timedelta = timedelta(seconds=5)
+    max_jobs: int | None = None
 
     @property
     def heartbeat_every(self) -> float:
@@ -178,6 +181,8 @@ class Worker:
         options = self.options
         while not self._stopping.is_set():
             free = options.max_concurrency - len(self._held)
+            if options.max_jobs is not None:  # do not claim what we would not run
+                free = min(free, options.max_jobs - self.completed - len(self._held))
             claimed: list[Job] = []
             if free > 0:
                 try:
@@ -259,6 +264,8 @@ class Worker:
                 raise
             if self._held.pop(job.id, None) is not None:
                 self.completed += 1
+                if self.options.max_jobs is not None and self.completed >= self.options.max_jobs:
+                    self.stop()
                 if ack is None:  # completed inside the handler's own transaction
                     self._on_flushed(1)
                 elif self._acks is not None:
