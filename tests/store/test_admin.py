@@ -108,6 +108,15 @@ async def test_retry_of_exhausted_job_grants_one_more_attempt(store: Store) -> N
     assert [e.attempt for e in stored.errors] == [1, 2]
 
 
+async def test_retry_of_job_cancelled_on_its_last_attempt_grants_one_more(store: Store) -> None:
+    [job] = await insert_and_claim(store, new_job(max_attempts=1))
+    await store.cancel_jobs(ids=[job.id], now=NOW)
+
+    [retried] = await store.retry_jobs(ids=[job.id], now=LATER)
+
+    assert (retried.state, retried.attempt, retried.max_attempts) == (JobState.AVAILABLE, 1, 2)
+
+
 async def test_retry_of_job_with_attempts_left_keeps_max_attempts(store: Store) -> None:
     [job] = await insert_and_claim(store, new_job(max_attempts=5))
     await store.ack_jobs(acks=[fail(job)], now=NOW)

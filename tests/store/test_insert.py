@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from conveyor.job import JobState
 from conveyor.store.base import JobFilter, Store
@@ -78,6 +78,23 @@ async def test_insert_roundtrips_every_field(store: Store) -> None:
         assert got.lease is None
         assert got.worker_id is None
     assert stored == inserted.job
+
+
+async def test_insert_stores_times_as_instants_whatever_their_zone(store: Store) -> None:
+    plus_two = timezone(timedelta(hours=2))
+    run_at = datetime(2026, 1, 1, 3, 0, tzinfo=plus_two)  # 01:00 UTC
+    now = datetime(2026, 1, 1, 2, 30, tzinfo=plus_two)  # 00:30 UTC
+
+    [inserted] = await store.insert_jobs(jobs=[new_job(run_at=run_at)], now=now)
+    stored = await store.get_job(job_id=inserted.job.id)
+
+    assert stored.run_at == NOW + timedelta(hours=1)
+    assert stored.created_at == NOW + timedelta(minutes=30)
+    assert stored.run_at.utcoffset() == timedelta(0)
+    assert stored.state is JobState.SCHEDULED
+    assert await store.claim_jobs(
+        queues=None, limit=1, lease_ttl=timedelta(seconds=1), worker_id="w", now=run_at
+    )
 
 
 async def test_insert_empty_batch_returns_nothing_and_creates_nothing(store: Store) -> None:

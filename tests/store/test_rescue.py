@@ -18,7 +18,7 @@ from tests.store.helpers import (
     new_job,
 )
 
-EXPIRED = NOW + TTL + timedelta(microseconds=1)
+EXPIRED = NOW + TTL + timedelta(seconds=1)
 
 
 async def test_rescue_returns_job_with_expired_lease_to_available(store: Store) -> None:

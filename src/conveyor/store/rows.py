@@ -14,7 +14,8 @@ TimeDecoder = Callable[[Any], datetime]
 
 
 def decode_json(value: Any) -> Any:
-    """JSON columns arrive decoded from psycopg and as text from sqlite3."""
+    """JSON columns arrive as text from both stores' own queries (the PostgreSQL store reads
+    jsonb as text for this); an application's psycopg connection may hand them decoded."""
     if isinstance(value, str | bytes | bytearray):
         return json.loads(value)
     return value

@@ -98,13 +98,6 @@ def _leases_json(leases: Sequence[Lease]) -> str:
     return json.dumps([{"id": le.job_id, "token": le.token} for le in leases])
 
 
-async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
-    # jsonb arrives as JSON text, as from SQLite, so that rows.decode_json parses every
-    # value alike: psycopg's own decoding turns the JSON string "x" into the Python str
-    # "x", which decode_json cannot tell from JSON text.
-    conn.adapters.register_loader("jsonb", TextLoader)
-
-
 class PostgresStore:
     """The job store on PostgreSQL: SKIP LOCKED claims, batched fenced acks, a pool."""
 
@@ -158,7 +151,6 @@ class PostgresStore:
             max_size=self._max,
             open=False,
             kwargs={"autocommit": True, "connect_timeout": timeout},
-            configure=_configure,
             timeout=self._connect_timeout.total_seconds() * 6,
         )
         await pool.open(wait=True, timeout=self._connect_timeout.total_seconds() * 2)
@@ -183,6 +175,11 @@ class PostgresStore:
                 self._require_pool().connection() as conn,
                 conn.cursor(row_factory=dict_row) as cur,
             ):
+                # jsonb arrives as JSON text, as from SQLite, so that rows.decode_json
+                # parses every value alike: psycopg's own decoding turns the JSON string
+                # "x" into the str "x", which decode_json cannot tell from JSON text. Set
+                # on this cursor only: handler SQL on pooled connections keeps the default.
+                cur.adapters.register_loader("jsonb", TextLoader)
                 await cur.execute(sql, params)
                 return await cur.fetchall()
         except psycopg.Error as exc:

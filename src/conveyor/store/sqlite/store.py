@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -84,6 +85,25 @@ def split_statements(script: str) -> list[str]:
     ):
         raise ValueError(f"incomplete SQL statement in migration: {pending[:80]!r}")
     return statements
+
+
+def _enable_wal(conn: sqlite3.Connection, busy_timeout: timedelta) -> None:
+    """Switch the file to WAL, waiting up to ``busy_timeout`` for other connections.
+
+    Switching a fresh file to WAL takes an exclusive lock, and when several connections
+    open the file at once (two processes starting together) SQLite answers "database is
+    locked" at once instead of calling the busy handler, so we retry here ourselves.
+    """
+    deadline = time.monotonic() + busy_timeout.total_seconds()
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+            if not busy or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
 
 
 def _dict_rows(cursor: sqlite3.Cursor) -> list[Row]:
@@ -164,10 +184,14 @@ class SqliteStore:
                 check_same_thread=False,
                 timeout=self._busy_timeout.total_seconds(),
             )
-            conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot open SQLite database {self.url}: {exc}") from exc
+        try:
+            _enable_wal(conn, self._busy_timeout)
             # FULL: a commit that returned survives a power cut, as DESIGN §2.1 promises.
             conn.execute("PRAGMA synchronous=FULL")
         except sqlite3.Error as exc:
+            conn.close()
             raise StoreUnavailable(f"cannot open SQLite database {self.url}: {exc}") from exc
         return conn
 
