@@ -77,3 +77,28 @@ async def test_a_killed_worker_process_is_restarted(store_url: str) -> None:
             stop(supervisor)
     finally:
         await app.close()
+
+
+async def test_workers_past_max_memory_are_recycled_without_losing_jobs(store_url: str) -> None:
+    app = build(store_url)
+    try:
+        # Every Python process is past 1 MB: each child drains and is replaced in turn.
+        await app.enqueue_many("e2e.sleep", [Sleep(seconds=0.05) for _ in range(40)])
+        supervisor = start_worker(store_url, "--max-memory-per-child", "1", "--concurrency", "5")
+        try:
+
+            async def all_done() -> bool:
+                return await count(app, JobState.COMPLETED) == 40
+
+            await eventually(all_done, timeout=90)
+
+            async def recycled() -> bool:
+                return len(await app.workers()) >= 2
+
+            await eventually(recycled, timeout=30)
+        finally:
+            stop(supervisor)
+        jobs = (await app.list_jobs(limit=100)).jobs
+        assert all(j.attempt == 1 for j in jobs)  # each drained, none rescued or repeated
+    finally:
+        await app.close()
