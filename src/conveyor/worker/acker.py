@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from conveyor.clock import Clock
-from conveyor.errors import ConveyorError, LeaseLost
+from conveyor.errors import LeaseLost
 from conveyor.store.base import Ack, Store
 
 log = logging.getLogger("conveyor.worker")
@@ -80,8 +80,8 @@ class AckBuffer:
                 await asyncio.sleep(self._interval)
             try:
                 await self.flush()
-            except ConveyorError as exc:
-                log.error("ack flush failed, will retry: %s", exc)
+            except Exception:  # keep the acks and retry: a lost ack would rerun a finished job
+                log.exception("ack flush failed, will retry")
                 await asyncio.sleep(min(1.0, max(self._interval, 0.05) * 10))
             if self._pending:
                 self._wake.set()

@@ -73,14 +73,19 @@ class WorkerOptions:
 
 class Worker:
     """One worker runtime in one process. Invariant: every job in ``_held`` is either in
-    the channel, running, or waiting for its ack to flush; nothing else holds a lease."""
+    the channel or running; nothing else holds a lease. ``_held`` maps a job to the one
+    lease this worker holds on it now, so every step taken for a run compares that run's
+    token first: a run whose lease was lost (and perhaps claimed again, with a new token,
+    by this very worker) must neither ack nor take the new lease with it."""
 
     def __init__(self, app: Conveyor, options: WorkerOptions | None = None) -> None:
         self.app = app
         self.options = options or WorkerOptions()
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._held: dict[int, Lease] = {}
-        self._contexts: dict[int, tuple[asyncio.Task[Ack | None], JobContext]] = {}
+        # Running handlers by lease token (a job id may briefly have a stale run too).
+        self._contexts: dict[str, tuple[asyncio.Task[Ack | None], JobContext]] = {}
+        self._handing_back: list[Lease] = []  # taken from interrupted runs, for the drain
         self._channel: asyncio.Queue[Job] = asyncio.Queue()
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -167,9 +172,7 @@ class Worker:
             acks.close()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(background[0], timeout=10)
-            for task in background[1:] + list(self._executors):
-                task.cancel()
-            await asyncio.gather(*background, *self._executors, return_exceptions=True)
+            await _cancel_and_wait(background + list(self._executors))
             with contextlib.suppress(ConveyorError):
                 await self._report(store, "stopped")
             self._stopped.set()
@@ -180,6 +183,9 @@ class Worker:
     async def _fetch_loop(self, store: Store) -> None:
         options = self.options
         while not self._stopping.is_set():
+            # Clear before claiming, not after: a wake-up that arrives while the claim is in
+            # flight (an enqueue that committed after the claim's snapshot) must survive it.
+            self._wake.clear()
             free = options.max_concurrency - len(self._held)
             if options.max_jobs is not None:  # do not claim what we would not run
                 free = min(free, options.max_jobs - self.completed - len(self._held))
@@ -196,13 +202,18 @@ class Worker:
                 except ConveyorError as exc:
                     log.error("claim failed, retrying after the poll interval: %s", exc)
                 for job in claimed:
-                    if job.lease is not None:
-                        self._held[job.id] = job.lease
-                        self._channel.put_nowait(job)
+                    if job.lease is None:
+                        continue
+                    stale = self._held.get(job.id)
+                    if stale is not None:
+                        # Claimed again while an earlier run of ours still holds it: that
+                        # lease expired (heartbeats failed) and the job was rescued.
+                        self._lose(job.id, stale.token)
+                    self._held[job.id] = job.lease
+                    self._channel.put_nowait(job)
                 self._scale(store)
                 if claimed and len(claimed) == free:
                     continue  # a full batch: more is likely waiting, but wait for free slots
-            self._wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), options.poll_interval.total_seconds())
 
@@ -230,20 +241,33 @@ class Worker:
                 job = await asyncio.wait_for(self._channel.get(), idle)
             except TimeoutError:
                 if len(self._executors) > 1:
-                    return  # retire: the backlog no longer needs us
+                    # Retire: the backlog no longer needs us. Leave the set now, not in the
+                    # done callback: executors that time out on the same tick would each
+                    # still count the others and all retire, leaving none.
+                    me = asyncio.current_task()
+                    if me is not None:
+                        self._executors.discard(me)
+                    return
                 continue
-            if job.id not in self._held:
+            if job.lease_token is None or not self._holds(job.id, job.lease_token):
                 continue  # its lease was lost while it waited in the channel
             await self._run_one(store, job)
 
+    def _holds(self, job_id: int, token: str) -> bool:
+        """Whether ``token`` is the lease this worker holds on the job now."""
+        lease = self._held.get(job_id)
+        return lease is not None and lease.token == token
+
     async def _run_one(self, store: Store, job: Job) -> None:
+        token = job.lease_token
+        assert token is not None  # only claimed jobs reach the executors
         self._busy += 1
         self._idle.clear()
         runner: asyncio.Task[Ack | None] | None = None
 
         def remember(ctx: JobContext) -> None:
             if runner is not None:
-                self._contexts[job.id] = (runner, ctx)
+                self._contexts[token] = (runner, ctx)
 
         try:
             runner = asyncio.create_task(
@@ -259,10 +283,12 @@ class Worker:
             try:
                 ack = await runner
             except asyncio.CancelledError:
-                if self._stopping.is_set() or job.id not in self._held:
+                if self._stopping.is_set() or not self._holds(job.id, token):
                     return  # force-stopped or lease lost: the drain or the rescuer has it
                 raise
-            if self._held.pop(job.id, None) is not None:
+            # Not held any more: lost (cancelled, rescued) or handed back by the drain.
+            if self._holds(job.id, token):
+                del self._held[job.id]
                 self.completed += 1
                 if self.options.max_jobs is not None and self.completed >= self.options.max_jobs:
                     self.stop()
@@ -271,7 +297,7 @@ class Worker:
                 elif self._acks is not None:
                     self._acks.add(ack)
         finally:
-            self._contexts.pop(job.id, None)
+            self._contexts.pop(token, None)
             self._busy -= 1
             if self._busy == 0:
                 self._idle.set()
@@ -299,10 +325,10 @@ class Worker:
                         leases=leases, ttl=self.options.lease_ttl, now=self.app.clock.now()
                     )
                     for item in lost:
-                        self._lose(item.job_id)
+                        self._lose(item.job_id, item.token)
                 await self._report(store, "stopping" if self._stopping.is_set() else "running")
-            except ConveyorError as exc:
-                log.error("heartbeat failed: %s", exc)
+            except Exception:  # the loop must outlive any error, or live jobs get rescued
+                log.exception("heartbeat failed; retrying at the next interval")
 
     async def _report(self, store: Store, state: str) -> None:
         """Write this worker's vital signs to the registry."""
@@ -315,15 +341,28 @@ class Worker:
             now=self.app.clock.now(),
         )
 
-    def _lose(self, job_id: int) -> None:
-        """The job was cancelled, rescued or finished elsewhere: stop working on it."""
-        self._held.pop(job_id, None)
-        running = self._contexts.get(job_id)
+    def _lose(self, job_id: int, token: str) -> None:
+        """The lease ``token`` on the job is gone (cancelled, rescued or finished elsewhere):
+        stop the run that holds it. A newer lease of ours on the same job is kept."""
+        if self._holds(job_id, token):
+            del self._held[job_id]
+        running = self._contexts.get(token)
         if running is not None:
             runner, ctx = running
             ctx.mark_cancelled()
             runner.cancel()
             log.info("job %s lost its lease (cancelled or rescued); stopping it", job_id)
+
+    def _interrupt_running(self) -> None:
+        """Stop every running handler now (async: cancelled; sync: ``ctx.cancelled``) and
+        take its lease for the drain to hand back; a run that already finished keeps it."""
+        for token, (runner, ctx) in list(self._contexts.items()):
+            if runner.done():
+                continue  # finished: its executor acks it
+            if self._holds(ctx.job_id, token):
+                self._handing_back.append(self._held.pop(ctx.job_id))
+            ctx.mark_cancelled()
+            runner.cancel()
 
     async def _rescue_loop(self, store: Store) -> None:
         """Return expired leases to the queue, and mark workers that went silent dead."""
@@ -335,8 +374,8 @@ class Worker:
                 dead = await store.mark_dead_workers(
                     before=now - 2 * self.options.lease_ttl, now=now
                 )
-            except ConveyorError as exc:
-                log.error("rescue failed: %s", exc)
+            except Exception:
+                log.exception("rescue failed; retrying at the next interval")
                 continue
             if dead:
                 log.warning("workers stopped heart-beating, marked dead: %s", dead)
@@ -360,10 +399,10 @@ class Worker:
                 await asyncio.wait_for(self._idle.wait(), timeout)
             except TimeoutError:
                 log.warning("drain timeout: cancelling %d running jobs", self._busy)
-                for runner, _ in list(self._contexts.values()):
-                    runner.cancel()
+                self._interrupt_running()
                 await self._idle.wait()
-        leftovers = waiting + [lease for lease in self._held.values()]
+        leftovers = self._handing_back + waiting + list(self._held.values())
+        self._handing_back = []
         self._held.clear()
         if leftovers:
             released = await store.release_jobs(leases=leftovers, now=self.app.clock.now())
@@ -381,8 +420,25 @@ class Worker:
                 self.stop()
             else:
                 log.warning("forced shutdown: handing running jobs back now")
-                for runner, _ in list(self._contexts.values()):
-                    runner.cancel()
+                self._interrupt_running()
 
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, on_signal)
+
+
+async def _cancel_and_wait(tasks: Sequence[asyncio.Task[None]], *, every: float = 0.1) -> None:
+    """Cancel ``tasks`` and wait until all have ended, cancelling again if need be.
+
+    One ``cancel()`` is not always enough on Python 3.11: ``asyncio.wait_for`` returns
+    normally, dropping the cancellation, when its inner wait finishes on the same tick
+    (CPython gh-86296) - psycopg_pool waits for a free connection that way, so a loop
+    cancelled while it waits for one may carry on and never end.
+    """
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=every)
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()  # retrieved: an error of a finished loop is not re-reported

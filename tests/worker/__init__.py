@@ -1,0 +1,1 @@
+"""Tests of the in-process worker runtime, on both store backends."""
