@@ -15,7 +15,16 @@ from conveyor.hooks import Hook, HookKind, Hooks
 from conveyor.job import Job, JobState
 from conveyor.retry import RetryPolicy
 from conveyor.settings import Settings
-from conveyor.store.base import JobFilter, NewJob, Page, QueueCount, Store, WorkerInfo
+from conveyor.store.base import (
+    Inserted,
+    JobFilter,
+    JobStats,
+    NewJob,
+    Page,
+    QueueCount,
+    Store,
+    WorkerInfo,
+)
 from conveyor.store.factory import store_for_url
 from conveyor.task import Handler, Task, TaskOptions, payload_type_of
 from conveyor.transactional import check_same_dialect, run_plan, run_plan_sync
@@ -245,6 +254,23 @@ class Conveyor:
             raise InvalidArgument("idempotency_keys", "must have one key per payload")
         return await self._enqueue(task, payloads, run_at, delay, priority, queue, keys, connection)
 
+    async def enqueue_outcome(
+        self,
+        task: str | Task[Any],
+        payload: pydantic.BaseModel | Mapping[str, Any],
+        *,
+        run_at: datetime | None = None,
+        delay: timedelta | float | None = None,
+        priority: int | None = None,
+        queue: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Inserted:
+        """As ``enqueue``, also telling whether the job is new or already held the key."""
+        outcome = await self._insert(
+            task, [payload], run_at, delay, priority, queue, [idempotency_key], None
+        )
+        return outcome[0]
+
     async def _enqueue(
         self,
         task: str | Task[Any],
@@ -256,6 +282,22 @@ class Conveyor:
         keys: Sequence[str | None],
         connection: Any,
     ) -> list[Job]:
+        outcome = await self._insert(
+            task, payloads, run_at, delay, priority, queue, keys, connection
+        )
+        return [item.job for item in outcome]
+
+    async def _insert(
+        self,
+        task: str | Task[Any],
+        payloads: Sequence[pydantic.BaseModel | Mapping[str, Any]],
+        run_at: datetime | None,
+        delay: timedelta | float | None,
+        priority: int | None,
+        queue: str | None,
+        keys: Sequence[str | None],
+        connection: Any,
+    ) -> list[Inserted]:
         now = self.clock.now()
         new_jobs = self.build_jobs(task, payloads, run_at, delay, priority, queue, keys, now)
         if not new_jobs:
@@ -269,7 +311,7 @@ class Conveyor:
         else:
             outcome = await (await self.store()).insert_jobs(jobs=new_jobs, now=now)
             self._wake_workers()
-        return [item.job for item in outcome]
+        return outcome
 
     def build_jobs(
         self,
@@ -404,6 +446,23 @@ class Conveyor:
         """Clone a finished job into a new one (``rerun_of`` = ``job_id``)."""
         store = await self.store()
         return await store.rerun_job(job_id=job_id, now=self.clock.now())
+
+    async def stats(self, *, minutes: int = 15) -> JobStats:
+        """Counts by queue and state, throughput per minute over the last ``minutes``, and
+        the oldest due job still waiting."""
+        now = self.clock.now()
+        store = await self.store()
+        return await store.job_stats(now=now, since=now - timedelta(minutes=minutes))
+
+    async def sweep(self) -> list[int]:
+        """Rescue expired leases now and wake every worker ("fetch tasks from the DB");
+        returns the rescued job ids."""
+        store = await self.store()
+        rescued = await store.rescue_expired(now=self.clock.now(), limit=10_000)
+        queues = sorted({count.queue for count in await store.count_jobs()})
+        await store.notify_queues(queues=queues)
+        self._wake_workers()
+        return rescued
 
     async def workers(self, *, limit: int = 100) -> list[WorkerInfo]:
         """The worker registry, newest first: live, draining, stopped and dead workers."""

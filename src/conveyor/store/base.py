@@ -134,6 +134,24 @@ class QueueCount:
 
 
 @dataclass(frozen=True, slots=True)
+class MinuteCount:
+    """How many jobs reached ``state`` (a final state) during the minute starting at ``minute``."""
+
+    minute: datetime
+    state: JobState
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobStats:
+    """What an operator asks first: how many, how fast, how far behind."""
+
+    counts: list[QueueCount]
+    finished_per_minute: list[MinuteCount]
+    oldest_waiting_run_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerInfo:
     """One worker process as the registry knows it.
 
@@ -327,6 +345,16 @@ class Store(Protocol):
         ...
 
     async def count_jobs(self) -> list[QueueCount]: ...
+
+    async def job_stats(self, *, now: datetime, since: datetime) -> JobStats:
+        """Counts by queue and state, final states per minute since ``since``, and the
+        ``run_at`` of the oldest due job still waiting."""
+        ...
+
+    async def notify_queues(self, *, queues: Sequence[str]) -> None:
+        """Wake the workers of ``queues`` in other processes now (no-op without
+        ``capabilities.listen_notify``)."""
+        ...
 
     async def register_worker(
         self,

@@ -277,3 +277,21 @@ RETURNING id;
 -- name: prune_workers
 DELETE FROM conveyor_workers
 WHERE state IN ('stopped', 'dead') AND stopped_at < %(before)s;
+
+-- name: finished_per_minute
+-- Throughput: jobs that reached a final state per minute since %(since)s (uses the
+-- finished_at partial index).
+SELECT date_trunc('minute', finished_at) AS minute, state, count(*) AS count
+FROM conveyor_jobs
+WHERE finished_at >= %(since)s
+GROUP BY 1, 2
+ORDER BY 1;
+
+-- name: oldest_waiting
+-- The longest-waiting due job: how far behind the workers are.
+SELECT min(run_at) AS run_at FROM conveyor_jobs
+WHERE state IN ('available', 'scheduled', 'retrying') AND run_at <= %(now)s;
+
+-- name: notify_queues
+-- Wake every listening worker of the given queues now (the admin "sweep").
+SELECT pg_notify('conveyor_jobs', q) FROM unnest(%(queues)s::text[]) AS q;

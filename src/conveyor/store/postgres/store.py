@@ -35,7 +35,9 @@ from conveyor.store.base import (
     Inserted,
     InsertPlan,
     JobFilter,
+    JobStats,
     Listener,
+    MinuteCount,
     NewJob,
     Page,
     QueueCount,
@@ -427,6 +429,25 @@ class PostgresStore:
     async def count_jobs(self) -> list[QueueCount]:
         rows = await self._rows("count_jobs", {})
         return [QueueCount(r["queue"], JobState(r["state"]), int(r["count"])) for r in rows]
+
+    async def job_stats(self, *, now: datetime, since: datetime) -> JobStats:
+        counts = await self.count_jobs()
+        minutes = await self._rows("finished_per_minute", {"since": since})
+        oldest = await self._rows("oldest_waiting", {"now": now})
+        return JobStats(
+            counts=counts,
+            finished_per_minute=[
+                MinuteCount(decode_time(r["minute"]), JobState(r["state"]), int(r["count"]))
+                for r in minutes
+            ],
+            oldest_waiting_run_at=None
+            if oldest[0]["run_at"] is None
+            else decode_time(oldest[0]["run_at"]),
+        )
+
+    async def notify_queues(self, *, queues: Sequence[str]) -> None:
+        if queues:
+            await self._rows("notify_queues", {"queues": list(queues)})
 
     async def prune_finished(self, *, before: datetime, limit: int) -> int:
         return await self._rowcount("prune_finished", {"before": before, "limit": limit})

@@ -263,3 +263,20 @@ RETURNING id;
 -- name: prune_workers
 DELETE FROM conveyor_workers
 WHERE state IN ('stopped', 'dead') AND stopped_at < :before;
+
+-- name: finished_per_minute
+-- The fixed-width time text makes its first 16 characters the minute.
+SELECT substr(finished_at, 1, 16) AS minute, state, count(*) AS count
+FROM conveyor_jobs
+WHERE finished_at >= :since
+GROUP BY 1, 2
+ORDER BY 1;
+
+-- name: oldest_waiting
+SELECT min(run_at) AS run_at FROM conveyor_jobs
+WHERE state IN ('available', 'scheduled', 'retrying') AND run_at <= :now;
+
+-- name: notify_queues
+-- SQLite has no cross-process NOTIFY: the store wakes in-process workers instead, and this
+-- statement only echoes the queues so that both dialects define the same names.
+SELECT value AS queue FROM json_each(:queues);

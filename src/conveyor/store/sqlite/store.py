@@ -35,7 +35,9 @@ from conveyor.store.base import (
     Inserted,
     InsertPlan,
     JobFilter,
+    JobStats,
     Listener,
+    MinuteCount,
     NewJob,
     Page,
     QueueCount,
@@ -521,6 +523,29 @@ class SqliteStore:
     async def count_jobs(self) -> list[QueueCount]:
         rows = await self._read(lambda c: self._rows(c, "count_jobs", {}))
         return [QueueCount(r["queue"], JobState(r["state"]), int(r["count"])) for r in rows]
+
+    async def job_stats(self, *, now: datetime, since: datetime) -> JobStats:
+        def run(conn: sqlite3.Connection) -> JobStats:
+            counts = self._rows(conn, "count_jobs", {})
+            minutes = self._rows(conn, "finished_per_minute", {"since": encode_time(since)})
+            oldest = self._rows(conn, "oldest_waiting", {"now": encode_time(now)})[0]["run_at"]
+            return JobStats(
+                counts=[
+                    QueueCount(r["queue"], JobState(r["state"]), int(r["count"])) for r in counts
+                ],
+                finished_per_minute=[
+                    MinuteCount(
+                        decode_time(r["minute"] + ":00"), JobState(r["state"]), int(r["count"])
+                    )
+                    for r in minutes
+                ],
+                oldest_waiting_run_at=None if oldest is None else decode_time(oldest),
+            )
+
+        return await self._read(run)
+
+    async def notify_queues(self, *, queues: Sequence[str]) -> None:
+        return None  # no cross-process notifications; the app wakes in-process workers
 
     async def prune_finished(self, *, before: datetime, limit: int) -> int:
         params = {"before": encode_time(before), "limit": limit}
