@@ -15,6 +15,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/conveyor demo
+	$(BIN)/conveyor serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

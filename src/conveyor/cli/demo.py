@@ -54,9 +54,15 @@ async def run_demo(app: Conveyor, console: Console) -> None:
             done[0].result["body"] if isinstance(done[0].result, dict) else done[0].result
         )
         console.print(
-            "Next: `.venv/bin/conveyor jobs list`, `.venv/bin/conveyor jobs show "
-            f"{done[0].id}`, `.venv/bin/conveyor worker --processes 2`. The HTTP API, "
-            "scheduler and dashboard arrive with their milestones."
+            "[bold]5.[/] next, `make run` starts the API and a worker: "
+            "http://127.0.0.1:8000/docs. Try:\n"
+            "  curl -X POST http://127.0.0.1:8000/api/tasks/receipts.send "
+            "-H 'content-type: application/json' \\\n"
+            '       -d \'{"customer_email": "ana@example.com", "customer_name": "Ana", '
+            '"wash": "deluxe", "amount_cents": 2499}\'\n'
+            "  curl http://127.0.0.1:8000/api/jobs?limit=5\n"
+            "  .venv/bin/conveyor jobs list",
+            soft_wrap=True,  # keep the commands on one line each, for copy and paste
         )
     finally:
         await app.close()

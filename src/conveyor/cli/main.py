@@ -241,6 +241,43 @@ def worker(
     )
 
 
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--no-worker", is_flag=True, help="Serve the API only.")
+@click.option("--concurrency", type=int, default=10, show_default=True)
+@click.pass_context
+@run
+async def serve_command(
+    ctx: click.Context, host: str, port: int, no_worker: bool, concurrency: int
+) -> None:
+    """Run the HTTP API and a worker in one process (the dashboard comes with its issue)."""
+    from conveyor.cli.serve import serve
+
+    await serve(
+        app_from(ctx),
+        host=host,
+        port=port,
+        with_worker=not no_worker,
+        concurrency=concurrency,
+        console=console,
+    )
+
+
+@cli.command("api")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.pass_context
+@run
+async def api_command(ctx: click.Context, host: str, port: int) -> None:
+    """Run the HTTP API alone."""
+    from conveyor.cli.serve import serve
+
+    await serve(
+        app_from(ctx), host=host, port=port, with_worker=False, concurrency=1, console=console
+    )
+
+
 @cli.command()
 @click.pass_context
 @run

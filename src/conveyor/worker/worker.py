@@ -408,6 +408,12 @@ class Worker:
             released = await store.release_jobs(leases=leftovers, now=self.app.clock.now())
             log.warning("handed %d unfinished jobs back to the queue: %s", len(released), released)
 
+    def force_stop(self) -> None:
+        """Stop now: running jobs are interrupted and handed back to the queue."""
+        log.warning("forced shutdown: handing running jobs back now")
+        self.stop()
+        self._interrupt_running()
+
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
         signals_seen = 0
@@ -419,8 +425,7 @@ class Worker:
                 log.warning("shutting down: draining running jobs (signal again to force)")
                 self.stop()
             else:
-                log.warning("forced shutdown: handing running jobs back now")
-                self._interrupt_running()
+                self.force_stop()
 
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, on_signal)
