@@ -1,0 +1,1 @@
+"""Schedules: when recurring jobs fire (cron with time zones, intervals)."""
