@@ -31,6 +31,8 @@ from conveyor.transactional import check_same_dialect, run_plan, run_plan_sync
 
 T = TypeVar("T")
 MAX_PAGE = 1000
+MAX_DELAY = timedelta(days=3650)
+PRIORITY_RANGE = range(-(2**31), 2**31)  # the column is a 32-bit integer
 
 
 class Conveyor:
@@ -329,6 +331,8 @@ class Conveyor:
         when = _when(run_at, delay, now)
         if queue is not None and not queue:
             raise InvalidArgument("queue", "must not be empty")
+        if priority is not None and priority not in PRIORITY_RANGE:
+            raise InvalidArgument("priority", "must fit in a 32-bit integer")
         for key in keys:
             if key is not None and not (0 < len(key) <= 255):
                 raise InvalidArgument("idempotency_key", "must be 1 to 255 characters")
@@ -479,8 +483,8 @@ def _when(run_at: datetime | None, delay: timedelta | float | None, now: datetim
         return _aware("run_at", run_at) or now
     if delay is not None:
         seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
-        if seconds < 0:
-            raise InvalidArgument("delay", "must not be negative")
+        if not 0 <= seconds <= MAX_DELAY.total_seconds():
+            raise InvalidArgument("delay", f"must be between 0 and {MAX_DELAY.days} days")
         return now + timedelta(seconds=seconds)
     return now
 

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
 from conveyor.api.auth import Authenticator
@@ -14,6 +14,8 @@ from conveyor.app import MAX_PAGE, Conveyor
 from conveyor.job import JobState
 
 JobJson = dict[str, Any]
+MAX_ID = 2**63 - 1  # a bigint: larger ids cannot exist, and must not reach the database
+JobId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class JobPage(BaseModel):
@@ -24,7 +26,9 @@ class JobPage(BaseModel):
 class RetryFailed(BaseModel):
     """Which failed jobs to retry; every given condition must hold."""
 
-    ids: list[int] | None = Field(default=None, max_length=10_000)
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
+        default=None, max_length=10_000
+    )
     task: str | None = Field(default=None, min_length=1)
     finished_after: AwareDatetime | None = None
     finished_before: AwareDatetime | None = None
@@ -47,7 +51,7 @@ def jobs_router(app: Conveyor, auth: Authenticator) -> APIRouter:
         created_before: AwareDatetime | None = None,
         finished_after: AwareDatetime | None = None,
         finished_before: AwareDatetime | None = None,
-        after: Annotated[int | None, Query(ge=0)] = None,
+        after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     ) -> JobPage:
         page = await app.list_jobs(
@@ -65,13 +69,13 @@ def jobs_router(app: Conveyor, auth: Authenticator) -> APIRouter:
         return JobPage(jobs=[j.to_json() for j in page.jobs], next_after=page.next_after)
 
     @router.get("/jobs/{job_id}", summary="One job", dependencies=read)
-    async def get_job(job_id: int) -> JobJson:
+    async def get_job(job_id: JobId) -> JobJson:
         return (await app.get_job(job_id)).to_json()
 
     @router.post(
         "/jobs/{job_id}/cancel", summary="Cancel a job that has not finished", dependencies=admin
     )
-    async def cancel(job_id: int) -> JobJson:
+    async def cancel(job_id: JobId) -> JobJson:
         return (await app.cancel(job_id)).to_json()
 
     @router.post(
@@ -79,13 +83,13 @@ def jobs_router(app: Conveyor, auth: Authenticator) -> APIRouter:
         summary="Make a failed or cancelled job available",
         dependencies=admin,
     )
-    async def retry(job_id: int) -> JobJson:
+    async def retry(job_id: JobId) -> JobJson:
         return (await app.retry(job_id)).to_json()
 
     @router.post(
         "/jobs/{job_id}/rerun", status_code=201, summary="Clone a finished job", dependencies=admin
     )
-    async def rerun(job_id: int) -> JobJson:
+    async def rerun(job_id: JobId) -> JobJson:
         return (await app.rerun(job_id)).to_json()
 
     @router.post("/jobs/retry-failed", summary="Retry failed jobs in bulk", dependencies=admin)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from conveyor.api.auth import Authenticator, Principal
-from conveyor.app import Conveyor
+from conveyor.app import MAX_DELAY, PRIORITY_RANGE, Conveyor
 from conveyor.errors import TaskNotFound
 from conveyor.task import Task
 
@@ -53,11 +53,24 @@ def _endpoint(app: Conveyor, task: Task[Any], auth: Authenticator) -> Any:
             inspect.Parameter(
                 "delay",
                 keyword,
-                annotation=Annotated[float | None, Query(ge=0, description="Seconds to wait.")],
+                annotation=Annotated[
+                    float | None,
+                    Query(ge=0, le=MAX_DELAY.total_seconds(), description="Seconds to wait."),
+                ],
                 default=None,
             ),
             inspect.Parameter(
-                "priority", keyword, annotation=Annotated[int | None, Query()], default=None
+                "priority",
+                keyword,
+                annotation=Annotated[
+                    int | None,
+                    Query(
+                        ge=PRIORITY_RANGE.start,
+                        le=PRIORITY_RANGE.stop - 1,
+                        description="Lower runs first.",
+                    ),
+                ],
+                default=None,
             ),
             inspect.Parameter(
                 "queue",

@@ -1,0 +1,87 @@
+"""Payload models, handlers and assertions shared by the HTTP API tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pydantic
+from pydantic import Field
+
+from conveyor import Conveyor
+
+JOB_KEYS = {
+    "id",
+    "task",
+    "queue",
+    "state",
+    "payload",
+    "priority",
+    "attempt",
+    "max_attempts",
+    "run_at",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "progress",
+    "result",
+    "errors",
+    "checkpoint",
+    "idempotency_key",
+    "rerun_of",
+}
+"""The job JSON keys of DESIGN.md §5, exactly."""
+
+TASK_NAMES = ["explode", "notify", "wash"]
+
+
+class Wash(pydantic.BaseModel):
+    """A car to wash."""
+
+    plate: str = Field(min_length=1, max_length=20)
+    level: int = Field(default=1, ge=1, le=3)
+    extras: list[str] = Field(default_factory=list)
+
+
+class Notify(pydantic.BaseModel):
+    message: str
+
+
+class Boom(pydantic.BaseModel):
+    reason: str = "boom"
+
+
+async def wash(payload: Wash) -> dict[str, Any]:
+    """Wash one car."""
+    return {"plate": payload.plate, "level": payload.level}
+
+
+def notify(payload: Notify) -> None:
+    """Send a notice."""
+
+
+async def explode(payload: Boom) -> None:
+    """Always fails."""
+    raise RuntimeError(payload.reason)
+
+
+def register_tasks(app: Conveyor) -> None:
+    """The tasks every API test app has."""
+    app.task(name="wash", queue="washes")(wash)
+    app.task(name="notify", queue="mail", priority=5)(notify)
+    app.task(name="explode", max_attempts=1)(explode)
+
+
+def error_of(response: httpx.Response, status: int, code: str | None = None) -> Any:
+    """Assert ``response`` is an error of DESIGN.md §5's shape; return its details."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert set(error) == {"code", "message", "details"}, error
+    assert isinstance(error["code"], str) and error["code"]
+    assert isinstance(error["message"], str) and error["message"]
+    if code is not None:
+        assert error["code"] == code, error
+    return error["details"]
