@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from conveyor.job import JobState
 from conveyor.store.base import JobFilter, Store
@@ -205,3 +205,9 @@ async def test_concurrent_inserts_with_same_key_create_exactly_one_job(
     assert [j.id for j in page.jobs] == [outcomes[0].job.id]
     page = await store.list_jobs(filter=JobFilter(), after=None, limit=10)
     assert len(page.jobs) == 1
+
+
+async def test_times_far_in_the_past_and_future_round_trip(store: Store) -> None:
+    for moment in (datetime(1, 1, 1, 0, 0, 7, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)):
+        [inserted] = await store.insert_jobs(jobs=[new_job(run_at=moment)], now=NOW)
+        assert (await store.get_job(job_id=inserted.job.id)).run_at == moment

@@ -60,7 +60,8 @@ def encode_time(moment: datetime) -> str:
     """Fixed-width UTC text, so that comparing text compares time."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    # isoformat, not strftime: strftime("%Y") does not zero-pad years before 1000.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 def decode_time(value: Any) -> datetime:
