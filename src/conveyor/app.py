@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, overload
@@ -10,7 +11,13 @@ from typing import Any, TypeVar, overload
 import pydantic
 
 from conveyor.clock import Clock, SystemClock
-from conveyor.errors import ConfigurationError, InvalidArgument, InvalidTransition, TaskNotFound
+from conveyor.errors import (
+    ConfigurationError,
+    InvalidArgument,
+    InvalidTransition,
+    PayloadInvalid,
+    TaskNotFound,
+)
 from conveyor.hooks import Hook, HookKind, Hooks
 from conveyor.job import Job, JobState
 from conveyor.retry import RetryPolicy
@@ -336,12 +343,18 @@ class Conveyor:
         for key in keys:
             if key is not None and not (0 < len(key) <= 255):
                 raise InvalidArgument("idempotency_key", "must be 1 to 255 characters")
+        # PostgreSQL cannot store NUL in text or jsonb: refuse it here, on both stores alike.
+        for field, text in (("queue", queue), *(("idempotency_key", k) for k in keys)):
+            if text is not None and "\x00" in text:
+                raise InvalidArgument(field, "must not contain NUL characters")
         options = resolved.options
         return [
             NewJob(
                 task=resolved.name,
                 queue=queue or options.queue,
-                payload=resolved.validate(payload).model_dump(mode="json"),
+                payload=_storable(
+                    resolved.name, resolved.validate(payload).model_dump(mode="json")
+                ),
                 run_at=when,
                 priority=options.priority if priority is None else priority,
                 max_attempts=options.max_attempts,
@@ -476,6 +489,15 @@ class Conveyor:
         return await (await self.store()).count_jobs()
 
 
+def _storable(task: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload, unless it holds a NUL character, which PostgreSQL cannot store."""
+    if "\\u0000" in json.dumps(payload):
+        raise PayloadInvalid(
+            task, [{"loc": [], "msg": "strings must not contain NUL characters", "type": "nul"}]
+        )
+    return payload
+
+
 def _when(run_at: datetime | None, delay: timedelta | float | None, now: datetime) -> datetime:
     if run_at is not None and delay is not None:
         raise InvalidArgument("run_at", "give run_at or delay, not both")
@@ -490,9 +512,14 @@ def _when(run_at: datetime | None, delay: timedelta | float | None, now: datetim
 
 
 def _aware(field: str, moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
         raise InvalidArgument(field, "must be timezone-aware (e.g. datetime.now(UTC))")
-    return None if moment is None else moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidArgument(field, "is out of range once converted to UTC") from None
 
 
 def _states(

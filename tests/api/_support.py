@@ -32,7 +32,7 @@ JOB_KEYS = {
 }
 """The job JSON keys of DESIGN.md §5, exactly."""
 
-TASK_NAMES = ["explode", "notify", "wash"]
+TASK_NAMES = ["explode", "jam", "notify", "wash"]
 
 
 class Wash(pydantic.BaseModel):
@@ -65,11 +65,17 @@ async def explode(payload: Boom) -> None:
     raise RuntimeError(payload.reason)
 
 
+def jam(payload: Boom) -> None:
+    """Always fails too, in a thread."""
+    raise ValueError(payload.reason)
+
+
 def register_tasks(app: Conveyor) -> None:
     """The tasks every API test app has."""
     app.task(name="wash", queue="washes")(wash)
     app.task(name="notify", queue="mail", priority=5)(notify)
     app.task(name="explode", max_attempts=1)(explode)
+    app.task(name="jam", queue="washes", max_attempts=1)(jam)
 
 
 def error_of(response: httpx.Response, status: int, code: str | None = None) -> Any:
@@ -85,3 +91,18 @@ def error_of(response: httpx.Response, status: int, code: str | None = None) -> 
     if code is not None:
         assert error["code"] == code, error
     return error["details"]
+
+
+async def enqueue(
+    client: httpx.AsyncClient,
+    task: str,
+    payload: dict[str, Any],
+    *,
+    params: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Enqueue through the API, asserting it answered 202; returns the job JSON."""
+    response = await client.post(f"/api/tasks/{task}", json=payload, params=params, headers=headers)
+    assert response.status_code == 202, response.text
+    job: dict[str, Any] = response.json()
+    return job

@@ -11,7 +11,7 @@ import pydantic
 
 from conveyor import Conveyor
 from conveyor.api import create_api
-from tests.api._support import JOB_KEYS, TASK_NAMES, Boom, Notify, Wash, error_of
+from tests.api._support import JOB_KEYS, TASK_NAMES, Boom, Notify, Wash, enqueue, error_of
 from tests.api.conftest import START, Api, MakeApi, client_for
 
 
@@ -41,7 +41,7 @@ async def test_every_task_has_an_enqueue_operation_with_its_payload_schema(api: 
     assert response.status_code == 200
     document = response.json()
 
-    models = {"wash": Wash, "notify": Notify, "explode": Boom}
+    models = {"wash": Wash, "notify": Notify, "explode": Boom, "jam": Boom}
     for name, model in models.items():
         operation = document["paths"][f"/api/tasks/{name}"]["post"]
         body = operation["requestBody"]
@@ -80,7 +80,9 @@ async def test_a_task_registered_before_create_api_gets_its_endpoint(store_url: 
     try:
         document = (await client.get("/openapi.json")).json()
         operation = document["paths"]["/api/tasks/polish"]["post"]
-        schema = _resolve(document, operation["requestBody"]["content"]["application/json"]["schema"])
+        schema = _resolve(
+            document, operation["requestBody"]["content"]["application/json"]["schema"]
+        )
         assert set(schema["properties"]) == {"shine", "wax"}
         assert schema["required"] == ["shine"]
         assert operation["summary"] == "Enqueue polish"
@@ -180,6 +182,29 @@ async def test_bad_query_options_answer_422(api: Api) -> None:
         response = await api.client.post("/api/tasks/wash", params=params, json={"plate": "A"})
         error_of(response, 422, code)
     assert (await api.app.list_jobs()).jobs == [], "nothing is enqueued on a bad request"
+
+
+async def test_values_the_database_cannot_hold_answer_422_not_500(api: Api) -> None:
+    cases: list[tuple[dict[str, str], dict[str, Any], list[Any]]] = [
+        # aware times that exist, but not in UTC: past year 9999 or before year 1 there
+        ({"run_at": "9999-12-31T23:59:59-23:59"}, {"plate": "A"}, ["query", "run_at"]),
+        ({"run_at": "0001-01-01T00:00:00+23:59"}, {"plate": "A"}, ["query", "run_at"]),
+        # NUL: PostgreSQL text and jsonb cannot store it, SQLite truncates at it
+        ({"queue": "a\x00b"}, {"plate": "A"}, ["query", "queue"]),
+        ({}, {"plate": "A\x00"}, ["body", "plate"]),
+        ({}, {"plate": "A", "extras": ["ok", "w\x00x"]}, ["body", "extras", 1]),
+    ]
+    for params, payload, loc in cases:
+        response = await api.client.post("/api/tasks/wash", params=params, json=payload)
+        details = error_of(response, 422, "invalid_request")
+        assert [d["loc"] for d in details] == [loc], details
+    assert (await api.app.list_jobs()).jobs == []
+
+    edges = [("9999-12-31T23:59:59+00:00", "scheduled"), ("0001-01-01T00:00:00+00:00", "available")]
+    for run_at, state in edges:
+        job = await enqueue(api.client, "wash", {"plate": "A"}, params={"run_at": run_at})
+        assert job["state"] == state
+        assert datetime.fromisoformat(job["run_at"]) == datetime.fromisoformat(run_at)
 
 
 async def test_the_same_idempotency_key_returns_the_same_job_with_200(api: Api) -> None:

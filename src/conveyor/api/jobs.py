@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from conveyor.api.auth import Authenticator
+from conveyor.api.inputs import AwareMoment, Text
 from conveyor.app import MAX_PAGE, Conveyor
 from conveyor.job import JobState
 
@@ -29,9 +30,9 @@ class RetryFailed(BaseModel):
     ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
         default=None, max_length=10_000
     )
-    task: str | None = Field(default=None, min_length=1)
-    finished_after: AwareDatetime | None = None
-    finished_before: AwareDatetime | None = None
+    task: Text | None = Field(default=None, min_length=1)
+    finished_after: AwareMoment | None = None
+    finished_before: AwareMoment | None = None
 
 
 def jobs_router(app: Conveyor, auth: Authenticator) -> APIRouter:
@@ -44,13 +45,13 @@ def jobs_router(app: Conveyor, auth: Authenticator) -> APIRouter:
     @router.get("/jobs", summary="List jobs, newest first (keyset pages)", dependencies=read)
     async def list_jobs(
         state: Annotated[list[JobState] | None, Query()] = None,
-        task: Annotated[list[str] | None, Query()] = None,
-        queue: Annotated[list[str] | None, Query()] = None,
-        idempotency_key: Annotated[str | None, Query(max_length=255)] = None,
-        created_after: AwareDatetime | None = None,
-        created_before: AwareDatetime | None = None,
-        finished_after: AwareDatetime | None = None,
-        finished_before: AwareDatetime | None = None,
+        task: Annotated[list[Text] | None, Query()] = None,
+        queue: Annotated[list[Text] | None, Query()] = None,
+        idempotency_key: Annotated[Text | None, Query(max_length=255)] = None,
+        created_after: AwareMoment | None = None,
+        created_before: AwareMoment | None = None,
+        finished_after: AwareMoment | None = None,
+        finished_before: AwareMoment | None = None,
         after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     ) -> JobPage:

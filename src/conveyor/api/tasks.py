@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import inspect
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from conveyor.api.auth import Authenticator, Principal
+from conveyor.api.inputs import Moment, Text, nul_locations
 from conveyor.app import MAX_DELAY, PRIORITY_RANGE, Conveyor
 from conveyor.errors import TaskNotFound
 from conveyor.task import Task
@@ -19,6 +20,12 @@ JobJson = dict[str, Any]
 
 def _endpoint(app: Conveyor, task: Task[Any], auth: Authenticator) -> Any:
     async def enqueue(request: Request, response: Response, **params: Any) -> JSONResponse:
+        nul = nul_locations(params["payload"].model_dump(mode="json"))
+        if nul:
+            message = "must not contain NUL (U+0000) characters"
+            raise RequestValidationError(
+                [{"loc": ("body", *loc), "msg": message, "type": "string_nul"} for loc in nul]
+            )
         outcome = await app.enqueue_outcome(
             task,
             params["payload"],
@@ -46,7 +53,7 @@ def _endpoint(app: Conveyor, task: Task[Any], auth: Authenticator) -> Any:
                 "run_at",
                 keyword,
                 annotation=Annotated[
-                    datetime | None, Query(description="When to run (ISO 8601 with offset).")
+                    Moment | None, Query(description="When to run (ISO 8601 with offset).")
                 ],
                 default=None,
             ),
@@ -75,14 +82,14 @@ def _endpoint(app: Conveyor, task: Task[Any], auth: Authenticator) -> Any:
             inspect.Parameter(
                 "queue",
                 keyword,
-                annotation=Annotated[str | None, Query(min_length=1, max_length=200)],
+                annotation=Annotated[Text | None, Query(min_length=1, max_length=200)],
                 default=None,
             ),
             inspect.Parameter(
                 "idempotency_key",
                 keyword,
                 annotation=Annotated[
-                    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
+                    Text | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
                 ],
                 default=None,
             ),
