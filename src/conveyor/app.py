@@ -239,10 +239,10 @@ class Conveyor:
         the job exists only if that transaction commits. A taken ``idempotency_key``
         returns the job that holds it and creates nothing.
         """
-        jobs = await self._enqueue(
+        jobs = await self._insert(
             task, [payload], run_at, delay, priority, queue, [idempotency_key], connection
         )
-        return jobs[0]
+        return jobs[0].job
 
     async def enqueue_many(
         self,
@@ -261,7 +261,10 @@ class Conveyor:
         keys = list(idempotency_keys) if idempotency_keys is not None else [None] * len(payloads)
         if len(keys) != len(payloads):
             raise InvalidArgument("idempotency_keys", "must have one key per payload")
-        return await self._enqueue(task, payloads, run_at, delay, priority, queue, keys, connection)
+        outcome = await self._insert(
+            task, payloads, run_at, delay, priority, queue, keys, connection
+        )
+        return [item.job for item in outcome]
 
     async def enqueue_outcome(
         self,
@@ -279,22 +282,6 @@ class Conveyor:
             task, [payload], run_at, delay, priority, queue, [idempotency_key], None
         )
         return outcome[0]
-
-    async def _enqueue(
-        self,
-        task: str | Task[Any],
-        payloads: Sequence[pydantic.BaseModel | Mapping[str, Any]],
-        run_at: datetime | None,
-        delay: timedelta | float | None,
-        priority: int | None,
-        queue: str | None,
-        keys: Sequence[str | None],
-        connection: Any,
-    ) -> list[Job]:
-        outcome = await self._insert(
-            task, payloads, run_at, delay, priority, queue, keys, connection
-        )
-        return [item.job for item in outcome]
 
     async def _insert(
         self,
