@@ -13,6 +13,7 @@ import pydantic
 import pytest
 
 from conveyor import Conveyor, Discard, JobContext, JobState, Retry, RetryPolicy, Task
+from conveyor.worker.worker import Worker, WorkerOptions
 from tests.worker.helpers import running, state_counts
 
 NO_BACKOFF = RetryPolicy(base_delay=timedelta(0), jitter=0)
@@ -168,3 +169,27 @@ async def test_an_attempt_past_its_timeout_fails_with_job_timeout_and_is_retried
     assert [(e.attempt, e.type) for e in failed.errors] == [(1, "JobTimeout"), (2, "JobTimeout")]
     assert all("timeout" in e.message for e in failed.errors)
     assert rig.probe.timeout_starts == 2
+
+
+async def test_an_immediate_retry_runs_again_without_waiting_for_the_poll(store_url: str) -> None:
+    app = Conveyor(store_url)
+    attempts: list[int] = []
+
+    async def flaky(payload: Item, ctx: JobContext) -> str:
+        attempts.append(ctx.attempt)
+        if ctx.attempt == 1:
+            raise Retry(delay=0)
+        return "second time lucky"
+
+    app.task(name="flaky", payload=Item, max_attempts=3)(flaky)
+    worker = Worker(app, WorkerOptions(poll_interval=timedelta(seconds=10)))
+    task = asyncio.create_task(worker.run())
+    try:
+        job = await app.enqueue("flaky", Item())
+        await asyncio.wait_for(worker.wait_acked(2), timeout=3)  # far less than the 10 s poll
+        done = await app.get_job(job.id)
+        assert (done.state, done.attempt, attempts) == (JobState.COMPLETED, 2, [1, 2])
+    finally:
+        worker.stop()
+        await task
+        await app.close()

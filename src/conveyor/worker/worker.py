@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from conveyor.context import JobContext
 from conveyor.errors import ConveyorError, LeaseLost
 from conveyor.job import Job, Lease
-from conveyor.store.base import Ack, Store
+from conveyor.store.base import Ack, Failure, Store
 from conveyor.worker.acker import AckBuffer
 from conveyor.worker.executor import execute
 from conveyor.worker.scaling import target_concurrency
@@ -296,12 +296,22 @@ class Worker:
                     self._on_flushed(1)
                 elif self._acks is not None:
                     self._acks.add(ack)
+                    self._wake_for_retry(ack)
         finally:
             self._contexts.pop(token, None)
             self._busy -= 1
             if self._busy == 0:
                 self._idle.set()
         self._maybe_wake_fetcher()
+
+    def _wake_for_retry(self, ack: Ack) -> None:
+        """A retry due before the next poll (``Retry(delay=0)``, short backoffs) wakes the
+        fetcher when it is due, plus a moment for its ack to be flushed first."""
+        if not isinstance(ack, Failure) or ack.retry_at is None:
+            return
+        wait = (ack.retry_at - self.app.clock.now()).total_seconds()
+        if wait < self.options.poll_interval.total_seconds():
+            asyncio.get_running_loop().call_later(max(wait, 0.0) + 0.02, self._wake.set)
 
     def _maybe_wake_fetcher(self) -> None:
         # Claiming one job per completion would be one round trip per job: wait until
