@@ -9,27 +9,9 @@ import pydantic
 from pydantic import Field
 
 from conveyor import Conveyor
+from tests.contract import JOB_JSON_KEYS
 
-JOB_KEYS = {
-    "id",
-    "task",
-    "queue",
-    "state",
-    "payload",
-    "priority",
-    "attempt",
-    "max_attempts",
-    "run_at",
-    "created_at",
-    "started_at",
-    "finished_at",
-    "progress",
-    "result",
-    "errors",
-    "checkpoint",
-    "idempotency_key",
-    "rerun_of",
-}
+JOB_KEYS = set(JOB_JSON_KEYS)
 """The job JSON keys of DESIGN.md §5, exactly."""
 
 TASK_NAMES = ["explode", "jam", "notify", "wash"]

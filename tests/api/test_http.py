@@ -13,16 +13,13 @@ from conveyor import Conveyor
 from conveyor.api import create_api
 from conveyor.errors import ConfigurationError
 from conveyor.testing import drain
+from tests.contract import JOB_JSON_KEYS
 
 READ = "reader:read:" + "r" * 20
 ADMIN = "boss:admin:" + "a" * 20
 AS_READER = {"Authorization": "Bearer " + "r" * 20}
 AS_ADMIN = {"Authorization": "Bearer " + "a" * 20}
-CONTRACT_KEYS = {
-    "id", "task", "queue", "state", "payload", "priority", "attempt", "max_attempts",
-    "run_at", "created_at", "started_at", "finished_at", "progress", "result", "errors",
-    "checkpoint", "idempotency_key", "rerun_of",
-}  # fmt: skip
+CONTRACT_KEYS = set(JOB_JSON_KEYS)
 
 
 class Wash(BaseModel):
