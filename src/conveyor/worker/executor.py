@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import traceback
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
+
+import pydantic
 
 from conveyor.clock import Clock
 from conveyor.context import JobContext, job_logger
@@ -16,6 +19,8 @@ from conveyor.job import Job, JobError, Lease
 from conveyor.store.base import Ack, Completion, Failure, Store
 from conveyor.task import Task
 from conveyor.worker.process import ProcessJob, ProcessTaskError, run_in_process
+
+_NO_HOOKS = Hooks()
 
 
 class JobTimeout(Exception):
@@ -61,7 +66,7 @@ async def execute(
     ctx = JobContext(job=job, lease=lease, store=store, logger=job_logger(job), clock=clock)
     if on_context is not None:
         on_context(ctx)  # the worker keeps it to cancel the job from outside
-    hooks = hooks or Hooks()
+    hooks = hooks or _NO_HOOKS
     await hooks.emit("before", job)
     try:
         payload = task.validate(job.payload)
@@ -128,10 +133,8 @@ async def _call(task: Task[Any], payload: Any, ctx: JobContext, timeout: float |
 
 def _jsonable(value: Any) -> Any:
     """Handler results are stored as JSON; pydantic models are dumped first."""
-    import json
-
-    import pydantic
-
+    if value is None or isinstance(value, str | int | float | bool):
+        return value  # the common case on the hot path: nothing to probe
     if isinstance(value, pydantic.BaseModel):
         return value.model_dump(mode="json")
     try:

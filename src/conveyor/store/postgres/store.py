@@ -44,6 +44,7 @@ from conveyor.store.base import (
     StoreTx,
     WorkerInfo,
 )
+from conveyor.store.batch import leases_json
 from conveyor.store.insert import BatchInsertPlan
 from conveyor.store.postgres.transaction import PostgresTransaction
 from conveyor.store.rows import job_from_row, worker_from_row
@@ -94,10 +95,6 @@ def _filter_params(f: JobFilter) -> dict[str, Any]:
         "finished_after": f.finished_after,
         "finished_before": f.finished_before,
     }
-
-
-def _leases_json(leases: Sequence[Lease]) -> str:
-    return json.dumps([{"id": le.job_id, "token": le.token} for le in leases])
 
 
 class PostgresStore:
@@ -299,14 +296,14 @@ class PostgresStore:
     ) -> list[LeaseLost]:
         if not leases:
             return []
-        params = {"leases": _leases_json(leases), "expires_at": now + ttl}
+        params = {"leases": leases_json(leases), "expires_at": now + ttl}
         held = {int(r["id"]) for r in await self._rows("extend_leases", params)}
         return [LeaseLost(le.job_id, le.token) for le in leases if le.job_id not in held]
 
     async def release_jobs(self, *, leases: Sequence[Lease], now: datetime) -> list[int]:
         if not leases:
             return []
-        rows = await self._rows("release_jobs", {"leases": _leases_json(leases), "now": now})
+        rows = await self._rows("release_jobs", {"leases": leases_json(leases), "now": now})
         return sorted(int(r["id"]) for r in rows)
 
     async def rescue_expired(self, *, now: datetime, limit: int) -> list[int]:

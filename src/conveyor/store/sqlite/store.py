@@ -44,6 +44,7 @@ from conveyor.store.base import (
     StoreTx,
     WorkerInfo,
 )
+from conveyor.store.batch import leases_json
 from conveyor.store.insert import BatchInsertPlan
 from conveyor.store.rows import job_from_row, worker_from_row
 from conveyor.store.sql import load_migrations, load_queries
@@ -375,7 +376,7 @@ class SqliteStore:
     ) -> list[LeaseLost]:
         if not leases:
             return []
-        params = {"leases": _leases_json(leases), "expires_at": encode_time(now + ttl)}
+        params = {"leases": leases_json(leases), "expires_at": encode_time(now + ttl)}
         rows = await self._write(lambda c: self._rows(c, "extend_leases", params))
         held = {int(r["id"]) for r in rows}
         return [LeaseLost(le.job_id, le.token) for le in leases if le.job_id not in held]
@@ -383,7 +384,7 @@ class SqliteStore:
     async def release_jobs(self, *, leases: Sequence[Lease], now: datetime) -> list[int]:
         if not leases:
             return []
-        params = {"leases": _leases_json(leases), "now": encode_time(now)}
+        params = {"leases": leases_json(leases), "now": encode_time(now)}
         rows = await self._write(lambda c: self._rows(c, "release_jobs", params))
         return sorted(int(r["id"]) for r in rows)
 
@@ -551,10 +552,6 @@ class SqliteStore:
     async def prune_finished(self, *, before: datetime, limit: int) -> int:
         params = {"before": encode_time(before), "limit": limit}
         return await self._write(lambda c: c.execute(QUERIES["prune_finished"], params).rowcount)
-
-
-def _leases_json(leases: Sequence[Lease]) -> str:
-    return json.dumps([{"id": le.job_id, "token": le.token} for le in leases])
 
 
 def _translate(exc: sqlite3.Error, url: str) -> StoreError:
