@@ -33,6 +33,7 @@ from conveyor.store.base import (
     WorkerInfo,
 )
 from conveyor.store.factory import store_for_url
+from conveyor.store.items import ItemCounts, ItemOutcome, ItemPage, ledger_of
 from conveyor.task import Handler, Task, TaskOptions, payload_type_of
 from conveyor.transactional import check_same_dialect, run_plan, run_plan_sync
 
@@ -474,6 +475,31 @@ class Conveyor:
 
     async def counts(self) -> list[QueueCount]:
         return await (await self.store()).count_jobs()
+
+    # -- item ledger (conveyor.ledger) --------------------------------------------------
+
+    async def job_items(
+        self,
+        job_id: int,
+        *,
+        outcome: str | ItemOutcome | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> tuple[ItemCounts, ItemPage]:
+        """The per-outcome counts of the ledger ``job_id`` writes (its batch's, when it is
+        a batch child) and one page of its items in key order (e.g. ``outcome="failed"``
+        for the failed items with their reasons). Raises ``JobNotFound``."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidArgument("limit", f"must be between 1 and {MAX_PAGE}")
+        try:
+            wanted = None if outcome is None else ItemOutcome(outcome)
+        except ValueError:
+            raise InvalidArgument("outcome", "must be done, skipped or failed") from None
+        store = await self.store()
+        ledger = ledger_of(await store.get_job(job_id=job_id))
+        counts = await store.count_items(ledger=ledger)
+        page = await store.list_items(ledger=ledger, outcome=wanted, after=after, limit=limit)
+        return counts, page
 
 
 def _storable(task: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,9 @@ from typing import Any, LiteralString
 from conveyor.clock import Clock, SystemClock
 from conveyor.errors import LeaseLost
 from conveyor.job import Job, Lease, Progress
+from conveyor.ledger import ItemLedger, TransactionItems
 from conveyor.store.base import Store, StoreTx
+from conveyor.store.items import ledger_of
 
 
 @dataclass
@@ -30,6 +32,25 @@ class JobContext:
     _cancelled: bool = field(default=False, repr=False)
     finished_in_transaction: bool = field(default=False, repr=False)
     """True once ``JobTransaction.complete`` committed: the worker must not ack again."""
+    _items: ItemLedger | None = field(default=None, repr=False)
+
+    @property
+    def items(self) -> ItemLedger:
+        """This job's item ledger (see ``conveyor.ledger``); shared by a batch's children."""
+        if self._items is None:
+            self._items = ItemLedger(
+                self.store,
+                self.clock,
+                ledger=ledger_of(self.job),
+                job_id=self.job.id,
+                attempt=self.job.attempt,
+            )
+        return self._items
+
+    async def flush_items(self) -> None:
+        """Write the item outcomes still buffered (no-op for a job that marked none)."""
+        if self._items is not None:
+            await self._items.flush()
 
     @property
     def job_id(self) -> int:
@@ -77,6 +98,7 @@ class JobContext:
                 self._lost()
             handle = JobTransaction(tx, self)
             yield handle
+            await tx.record_items(handle.items.take(), self.clock.now())
             if handle.result_to_commit is not _UNSET and not await tx.complete_job(
                 self.lease, handle.result_to_commit, self.clock.now()
             ):
@@ -102,6 +124,8 @@ class JobTransaction:
         self._ctx = ctx
         self.result_to_commit: Any = _UNSET
         self.checkpoint_to_commit: Any = _UNSET
+        self.items: TransactionItems = ctx.items.transaction_marks()
+        """Item outcomes written in this transaction's commit (``tx.items.mark_done(key)``)."""
 
     @property
     def connection(self) -> Any:

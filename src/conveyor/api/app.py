@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from conveyor.api.auth import Authenticator, parse_tokens
 from conveyor.api.errors import error_body, install_error_handlers
 from conveyor.api.health import health_router
+from conveyor.api.items import items_router
 from conveyor.api.jobs import jobs_router
 from conveyor.api.tasks import task_router
 from conveyor.app import Conveyor
@@ -39,6 +40,7 @@ def create_api(
     api.include_router(health_router(app, expect_workers=expect_workers))
     api.include_router(task_router(app, auth))
     api.include_router(jobs_router(app, auth))
+    api.include_router(items_router(app, auth))
     api.add_middleware(BodyLimit, limit=max_body_bytes)
     return api
 

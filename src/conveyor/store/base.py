@@ -17,6 +17,7 @@ from typing import Any, LiteralString, Protocol
 
 from conveyor.errors import LeaseLost
 from conveyor.job import Job, JobError, JobState, Lease, Progress
+from conveyor.store.items import ItemCounts, ItemMark, ItemOutcome, ItemPage
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +228,10 @@ class StoreTx(Protocol):
 
     async def complete_job(self, lease: Lease, result: Any, now: datetime) -> bool: ...
 
+    async def record_items(self, marks: Sequence[ItemMark], now: datetime) -> None:
+        """Record item outcomes in this transaction (see ``Store.record_items``)."""
+        ...
+
 
 class Listener(Protocol):
     """A running subscription to "jobs were enqueued" notifications."""
@@ -404,4 +409,24 @@ class Store(Protocol):
 
     async def prune_finished(self, *, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` final jobs finished before ``before``; returns how many."""
+        ...
+
+    # -- item ledger (store/items.py) ---------------------------------------------------
+
+    async def record_items(self, *, marks: Sequence[ItemMark], now: datetime) -> None:
+        """Upsert many item outcomes in one statement. ``done`` is final: recording the
+        item again later changes nothing. Not fenced: an outcome is a fact about the item
+        (a mail that went out), whoever holds the job's lease now."""
+        ...
+
+    async def done_item_keys(self, *, ledger: str, keys: Sequence[str] | None) -> set[str]:
+        """The keys of ``ledger`` that are done (of ``keys`` only, when given)."""
+        ...
+
+    async def count_items(self, *, ledger: str) -> ItemCounts: ...
+
+    async def list_items(
+        self, *, ledger: str, outcome: ItemOutcome | None, after: str | None, limit: int
+    ) -> ItemPage:
+        """One page of a ledger's items in key order, optionally of one outcome."""
         ...

@@ -67,6 +67,24 @@ async def execute(
     if on_context is not None:
         on_context(ctx)  # the worker keeps it to cancel the job from outside
     hooks = hooks or _NO_HOOKS
+    try:
+        return await _run(job, lease, task, ctx, clock, hooks)
+    finally:
+        await _flush_items(ctx)
+
+
+async def _flush_items(ctx: JobContext) -> None:
+    """Write the item outcomes the handler marked, before its job is acked, whether it
+    returned or raised: a later attempt must skip what this one did."""
+    try:
+        await ctx.flush_items()
+    except Exception:
+        ctx.logger.exception("could not record item outcomes; those items may run again")
+
+
+async def _run(
+    job: Job, lease: Lease, task: Task[Any], ctx: JobContext, clock: Clock, hooks: Hooks
+) -> Ack | None:
     await hooks.emit("before", job)
     try:
         payload = task.validate(job.payload)

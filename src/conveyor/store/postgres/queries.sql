@@ -295,3 +295,36 @@ WHERE state IN ('available', 'scheduled', 'retrying') AND run_at <= %(now)s;
 -- name: notify_queues
 -- Wake every listening worker of the given queues now (the admin "sweep").
 SELECT pg_notify('conveyor_jobs', q) FROM unnest(%(queues)s::text[]) AS q;
+
+-- name: record_items
+-- Upsert item outcomes in one statement. 'done' is final: a later attempt that records the
+-- same item again (it should have skipped it) cannot turn a done item into a failed one.
+-- The batch holds each (ledger, key) once: ON CONFLICT may not touch a row twice.
+INSERT INTO conveyor_items AS i (ledger, item_key, outcome, reason, job_id, attempt,
+                                 recorded_at)
+SELECT x.ledger, x.key, x.outcome, x.reason, x.job_id, x.attempt, %(now)s
+FROM jsonb_to_recordset(%(items)s::jsonb) AS x(
+    ledger text, key text, outcome text, reason text, job_id bigint, attempt integer)
+ON CONFLICT (ledger, item_key) DO UPDATE
+SET outcome = excluded.outcome, reason = excluded.reason, job_id = excluded.job_id,
+    attempt = excluded.attempt, recorded_at = excluded.recorded_at
+WHERE i.outcome <> 'done';
+
+-- name: done_item_keys
+-- The keys already done in a ledger; %(keys)s NULL asks for all of them.
+SELECT item_key FROM conveyor_items
+WHERE ledger = %(ledger)s AND outcome = 'done'
+  AND (%(keys)s::text[] IS NULL OR item_key = ANY(%(keys)s::text[]));
+
+-- name: count_items
+SELECT outcome, count(*) AS count FROM conveyor_items
+WHERE ledger = %(ledger)s GROUP BY outcome;
+
+-- name: list_items
+-- Keyset pages in key order: %(after)s is the last key of the previous page.
+SELECT * FROM conveyor_items
+WHERE ledger = %(ledger)s
+  AND (%(outcome)s::text IS NULL OR outcome = %(outcome)s::text)
+  AND (%(after)s::text IS NULL OR item_key > %(after)s::text)
+ORDER BY item_key
+LIMIT %(limit)s;

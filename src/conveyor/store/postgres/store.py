@@ -46,6 +46,7 @@ from conveyor.store.base import (
 )
 from conveyor.store.batch import leases_json
 from conveyor.store.insert import BatchInsertPlan
+from conveyor.store.postgres.items import PostgresItemLedger
 from conveyor.store.postgres.transaction import PostgresTransaction
 from conveyor.store.rows import job_from_row, worker_from_row
 from conveyor.store.sql import load_migrations, load_queries
@@ -97,7 +98,7 @@ def _filter_params(f: JobFilter) -> dict[str, Any]:
     }
 
 
-class PostgresStore:
+class PostgresStore(PostgresItemLedger):
     """The job store on PostgreSQL: SKIP LOCKED claims, batched fenced acks, a pool."""
 
     dialect = "postgresql"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, LiteralString
 
 import psycopg
@@ -11,6 +11,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from conveyor.job import Lease
+from conveyor.store.items import ItemMark, items_json
 from conveyor.store.sql import load_queries
 
 QUERIES = load_queries("conveyor.store.postgres")
@@ -53,3 +54,9 @@ class PostgresTransaction:
     async def complete_job(self, lease: Lease, result: Any, now: Any) -> bool:
         acks = json.dumps([{"id": lease.job_id, "token": lease.token, "result": result}])
         return await self._fenced("complete_jobs", {"acks": acks, "now": now})
+
+    async def record_items(self, marks: Sequence[ItemMark], now: Any) -> None:
+        if marks:
+            await self.connection.execute(
+                QUERIES["record_items"], {"items": items_json(marks), "now": now}
+            )

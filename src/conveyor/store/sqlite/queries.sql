@@ -280,3 +280,34 @@ WHERE state IN ('available', 'scheduled', 'retrying') AND run_at <= :now;
 -- SQLite has no cross-process NOTIFY: the store wakes in-process workers instead, and this
 -- statement only echoes the queues so that both dialects define the same names.
 SELECT value AS queue FROM json_each(:queues);
+
+-- name: record_items
+-- Upsert item outcomes in one statement; 'done' is final (see the PostgreSQL query).
+INSERT INTO conveyor_items AS i (ledger, item_key, outcome, reason, job_id, attempt,
+                                 recorded_at)
+SELECT json_extract(value, '$.ledger'), json_extract(value, '$.key'),
+       json_extract(value, '$.outcome'), json_extract(value, '$.reason'),
+       json_extract(value, '$.job_id'), json_extract(value, '$.attempt'), :now
+FROM json_each(:items)
+WHERE true
+ON CONFLICT (ledger, item_key) DO UPDATE
+SET outcome = excluded.outcome, reason = excluded.reason, job_id = excluded.job_id,
+    attempt = excluded.attempt, recorded_at = excluded.recorded_at
+WHERE i.outcome <> 'done';
+
+-- name: done_item_keys
+SELECT item_key FROM conveyor_items
+WHERE ledger = :ledger AND outcome = 'done'
+  AND (:keys IS NULL OR item_key IN (SELECT value FROM json_each(:keys)));
+
+-- name: count_items
+SELECT outcome, count(*) AS count FROM conveyor_items
+WHERE ledger = :ledger GROUP BY outcome;
+
+-- name: list_items
+SELECT * FROM conveyor_items
+WHERE ledger = :ledger
+  AND (:outcome IS NULL OR outcome = :outcome)
+  AND (:after IS NULL OR item_key > :after)
+ORDER BY item_key
+LIMIT :limit;

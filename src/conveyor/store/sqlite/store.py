@@ -48,6 +48,7 @@ from conveyor.store.batch import leases_json
 from conveyor.store.insert import BatchInsertPlan
 from conveyor.store.rows import job_from_row, worker_from_row
 from conveyor.store.sql import load_migrations, load_queries
+from conveyor.store.sqlite.items import SqliteItemLedger
 from conveyor.store.sqlite.transaction import SqliteTransaction
 
 T = TypeVar("T")
@@ -140,7 +141,7 @@ def _filter_params(f: JobFilter) -> dict[str, Any]:
     }
 
 
-class SqliteStore:
+class SqliteStore(SqliteItemLedger):
     """The embedded job store on one SQLite file (WAL mode)."""
 
     dialect = "sqlite"
@@ -250,6 +251,10 @@ class SqliteStore:
     @staticmethod
     def _rows(conn: sqlite3.Connection, name: str, params: dict[str, Any]) -> list[Row]:
         return _dict_rows(conn.execute(QUERIES[name], params))
+
+    @staticmethod
+    def _time(moment: datetime) -> str:
+        return encode_time(moment)
 
     # -- schema -------------------------------------------------------------------------
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, LiteralString, TypeVar
 
 from conveyor.job import Lease
+from conveyor.store.items import ItemMark, items_json
 from conveyor.store.sql import load_queries
 
 T = TypeVar("T")
@@ -93,3 +94,10 @@ class SqliteTransaction:
             [{"id": lease.job_id, "token": lease.token, "result": json.dumps(result)}]
         )
         return await self._fenced("complete_jobs", {"acks": acks, "now": self._encode_time(now)})
+
+    async def record_items(self, marks: Sequence[ItemMark], now: datetime) -> None:
+        if not marks:
+            return
+        conn = self._require()
+        params = {"items": items_json(marks), "now": self._encode_time(now)}
+        await self._call(lambda: conn.execute(QUERIES["record_items"], params))

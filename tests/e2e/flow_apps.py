@@ -1,0 +1,66 @@
+"""An app for the flow-control end-to-end tests (ledger, batches); workers load it with --app."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from conveyor import Conveyor, JobContext
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = "tests.e2e.flow_apps:app"
+
+
+class Items(BaseModel):
+    count: int
+    chunk: int = 10
+    pause: float = 0.0
+
+
+async def write_items(payload: Items, ctx: JobContext) -> int:
+    """Write one row per item, skipping the ones the ledger says are done. Each chunk's rows
+    and their "done" marks commit together, so a kill loses or keeps both."""
+    done = await ctx.items.done_keys()
+    todo = [n for n in range(payload.count) if str(n) not in done]
+    for start in range(0, len(todo), payload.chunk):
+        chunk = todo[start : start + payload.chunk]
+        async with ctx.transaction() as tx:
+            for n in chunk:
+                if tx.dialect == "postgresql":
+                    sql = "INSERT INTO e2e_items (item, attempt) VALUES (%(item)s, %(attempt)s)"
+                else:
+                    sql = "INSERT INTO e2e_items (item, attempt) VALUES (:item, :attempt)"
+                await tx.execute(sql, {"item": n, "attempt": ctx.attempt})
+                tx.items.mark_done(n)
+        await asyncio.sleep(payload.pause)
+    return len(todo)
+
+
+def build(database_url: str | None = None) -> Conveyor:
+    conveyor = Conveyor(database_url)
+    conveyor.task(name="flow.write_items", max_attempts=5)(write_items)
+    return conveyor
+
+
+app = build()
+
+
+def start_worker(url: str, *args: str, lease_ttl: float = 30.0) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "CONVEYOR_DATABASE_URL": url,
+        "CONVEYOR_LEASE_TTL_SECONDS": str(lease_ttl),
+        "PYTHONPATH": str(ROOT),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "conveyor.cli", "--app", APP, "worker", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
