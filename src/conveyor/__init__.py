@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from conveyor.app import Conveyor
+from conveyor.batch import BatchDone
 from conveyor.context import JobContext
 from conveyor.errors import (
+    BatchNotFound,
     ConfigurationError,
     ConveyorError,
     Discard,
@@ -25,6 +27,8 @@ from conveyor.task import Task
 
 __all__ = [
     "FINAL_STATES",
+    "BatchDone",
+    "BatchNotFound",
     "ConfigurationError",
     "Conveyor",
     "ConveyorError",

@@ -10,6 +10,7 @@ from typing import Any, TypeVar, overload
 
 import pydantic
 
+from conveyor.batch import plan_batch
 from conveyor.clock import Clock, SystemClock
 from conveyor.errors import (
     ConfigurationError,
@@ -32,6 +33,7 @@ from conveyor.store.base import (
     Store,
     WorkerInfo,
 )
+from conveyor.store.batches import Batch
 from conveyor.store.factory import store_for_url
 from conveyor.store.items import ItemCounts, ItemOutcome, ItemPage, ledger_of
 from conveyor.task import Handler, Task, TaskOptions, payload_type_of
@@ -475,6 +477,75 @@ class Conveyor:
 
     async def counts(self) -> list[QueueCount]:
         return await (await self.store()).count_jobs()
+
+    # -- batches (conveyor.batch) -------------------------------------------------------
+
+    async def enqueue_batch(
+        self,
+        task: str | Task[Any],
+        payloads: Sequence[pydantic.BaseModel | Mapping[str, Any]],
+        *,
+        callback: str | Task[Any] | None = None,
+        callback_payload: pydantic.BaseModel | Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        parent_id: int | None = None,
+        run_at: datetime | None = None,
+        delay: timedelta | float | None = None,
+        priority: int | None = None,
+        queue: str | None = None,
+    ) -> Batch:
+        """Enqueue a batch of child jobs of ``task`` in one round trip, with an optional
+        ``callback`` task enqueued once when every child is final (see
+        ``conveyor.batch``). A taken ``idempotency_key`` returns the batch holding it."""
+        now = self.clock.now()
+        batch, children = plan_batch(
+            self,
+            task,
+            payloads,
+            callback=callback,
+            callback_payload=callback_payload,
+            parent_id=parent_id,
+            idempotency_key=idempotency_key,
+            run_at=run_at,
+            delay=delay,
+            priority=priority,
+            queue=queue,
+            now=now,
+        )
+        created, _ = await (await self.store()).insert_batch(batch=batch, jobs=children, now=now)
+        self._wake_workers()
+        return created
+
+    async def get_batch(self, batch_id: int) -> Batch:
+        """Raises ``BatchNotFound``."""
+        return await (await self.store()).get_batch(batch_id=batch_id)
+
+    async def batches_of(self, job_id: int) -> list[Batch]:
+        """The batches a job created (``ctx.enqueue_batch``), oldest first."""
+        return await (await self.store()).list_batches(parent_id=job_id)
+
+    async def batch_jobs(
+        self,
+        batch_id: int,
+        *,
+        state: str | JobState | Sequence[str | JobState] | None = None,
+        after: int | None = None,
+        limit: int = 100,
+    ) -> Page:
+        """One page of a batch's children in creation order (``after``: ``next_after``)."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidArgument("limit", f"must be between 1 and {MAX_PAGE}")
+        store = await self.store()
+        await store.get_batch(batch_id=batch_id)  # raises BatchNotFound
+        return await store.list_batch_jobs(
+            batch_id=batch_id, states=_states(state), after=after, limit=limit
+        )
+
+    async def cancel_batch(self, batch_id: int) -> Batch:
+        """Cancel every unfinished child of the batch; returns the batch afterwards."""
+        store = await self.store()
+        await store.cancel_batch(batch_id=batch_id, now=self.clock.now())
+        return await store.get_batch(batch_id=batch_id)
 
     # -- item ledger (conveyor.ledger) --------------------------------------------------
 

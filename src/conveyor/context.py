@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, LiteralString
+from typing import TYPE_CHECKING, Any, LiteralString
+
+import pydantic
 
 from conveyor.clock import Clock, SystemClock
 from conveyor.errors import LeaseLost
 from conveyor.job import Job, Lease, Progress
 from conveyor.ledger import ItemLedger, TransactionItems
-from conveyor.store.base import Store, StoreTx
+from conveyor.store.base import Page, Store, StoreTx
+from conveyor.store.batches import Batch
 from conveyor.store.items import ledger_of
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
+    from conveyor.task import Task
 
 
 @dataclass
@@ -33,6 +40,9 @@ class JobContext:
     finished_in_transaction: bool = field(default=False, repr=False)
     """True once ``JobTransaction.complete`` committed: the worker must not ack again."""
     _items: ItemLedger | None = field(default=None, repr=False)
+    app: Conveyor | None = field(default=None, repr=False)
+    """The app whose task this is (for batches); set by the worker."""
+    _batches_made: int = field(default=0, repr=False)
 
     @property
     def items(self) -> ItemLedger:
@@ -82,6 +92,51 @@ class JobContext:
         if not await self.store.save_checkpoint(lease=self.lease, checkpoint=checkpoint):
             self._lost()
         self.job = replace(self.job, checkpoint=checkpoint)
+
+    async def enqueue_batch(
+        self,
+        task: str | Task[Any],
+        payloads: Sequence[pydantic.BaseModel | Mapping[str, Any]],
+        *,
+        callback: str | Task[Any] | None = None,
+        callback_payload: pydantic.BaseModel | Mapping[str, Any] | None = None,
+        queue: str | None = None,
+        priority: int | None = None,
+    ) -> Batch:
+        """Enqueue a batch of child jobs with this job as parent (see ``conveyor.batch``).
+
+        The n-th batch an attempt creates carries the key ``job:<id>:batch:<n>``, so a
+        retried or rescued attempt that creates its batches in the same order gets the
+        existing ones back instead of creating them twice.
+        """
+        key = f"job:{self.job.id}:batch:{self._batches_made}"
+        self._batches_made += 1
+        return await self._app().enqueue_batch(
+            task,
+            payloads,
+            callback=callback,
+            callback_payload=callback_payload,
+            idempotency_key=key,
+            parent_id=self.job.id,
+            queue=queue,
+            priority=priority,
+        )
+
+    async def batch_jobs(
+        self,
+        batch_id: int,
+        *,
+        state: str | Sequence[str] | None = None,
+        after: int | None = None,
+        limit: int = 100,
+    ) -> Page:
+        """A page of a batch's children with their results (for a callback to read)."""
+        return await self._app().batch_jobs(batch_id, state=state, after=after, limit=limit)
+
+    def _app(self) -> Conveyor:
+        if self.app is None:
+            raise RuntimeError("this context has no app: batches need a worker's context")
+        return self.app
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[JobTransaction]:

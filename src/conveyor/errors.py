@@ -60,6 +60,14 @@ class JobNotFound(ConveyorError):
         super().__init__(f"job {job_id} does not exist")
 
 
+class BatchNotFound(ConveyorError):
+    """No batch has this id."""
+
+    def __init__(self, batch_id: int) -> None:
+        self.batch_id = batch_id
+        super().__init__(f"batch {batch_id} does not exist")
+
+
 class InvalidTransition(ConveyorError):
     """The job's state does not allow this action."""
 

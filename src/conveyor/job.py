@@ -142,6 +142,8 @@ class Job:
     lease_token: str | None = None
     lease_expires_at: datetime | None = None
     worker_id: str | None = None
+    batch_id: int | None = None
+    """The batch this job is a child of (see ``conveyor.batch``); not part of the job JSON."""
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property

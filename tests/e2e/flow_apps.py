@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from conveyor import Conveyor, JobContext
+from conveyor import BatchDone, Conveyor, Discard, JobContext
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = "tests.e2e.flow_apps:app"
@@ -41,9 +41,43 @@ async def write_items(payload: Items, ctx: JobContext) -> int:
     return len(todo)
 
 
+class Child(BaseModel):
+    n: int
+
+
+async def child(payload: Child) -> int:
+    """A batch child; every seventh fails for good."""
+    if payload.n % 7 == 0:
+        raise Discard(f"child {payload.n} is broken")
+    return payload.n
+
+
+class Tally(BatchDone):
+    label: str
+
+
+async def tally(payload: Tally, ctx: JobContext) -> None:
+    """The batch callback: record what it was told, once per run."""
+    async with ctx.transaction() as tx:
+        if tx.dialect == "postgresql":
+            sql = (
+                "INSERT INTO e2e_callbacks (batch_id, completed, failed, cancelled) "
+                "VALUES (%(batch)s, %(completed)s, %(failed)s, %(cancelled)s)"
+            )
+        else:
+            sql = (
+                "INSERT INTO e2e_callbacks (batch_id, completed, failed, cancelled) "
+                "VALUES (:batch, :completed, :failed, :cancelled)"
+            )
+        params = {"batch": payload.batch_id, "completed": payload.completed}
+        await tx.execute(sql, params | {"failed": payload.failed, "cancelled": payload.cancelled})
+
+
 def build(database_url: str | None = None) -> Conveyor:
     conveyor = Conveyor(database_url)
     conveyor.task(name="flow.write_items", max_attempts=5)(write_items)
+    conveyor.task(name="flow.child", max_attempts=1)(child)
+    conveyor.task(name="flow.tally")(tally)
     return conveyor
 
 

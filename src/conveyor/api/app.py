@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from conveyor.api.auth import Authenticator, parse_tokens
+from conveyor.api.batches import batches_router
 from conveyor.api.errors import error_body, install_error_handlers
 from conveyor.api.health import health_router
 from conveyor.api.items import items_router
@@ -41,6 +42,7 @@ def create_api(
     api.include_router(task_router(app, auth))
     api.include_router(jobs_router(app, auth))
     api.include_router(items_router(app, auth))
+    api.include_router(batches_router(app, auth))
     api.add_middleware(BodyLimit, limit=max_body_bytes)
     return api
 

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from conveyor.errors import (
+    BatchNotFound,
     ConfigurationError,
     ConveyorError,
     InvalidArgument,
@@ -30,6 +31,7 @@ ERROR_TABLE: list[tuple[type[ConveyorError], int, str]] = [
     (InvalidArgument, 422, "invalid_argument"),
     (TaskNotFound, 404, "task_not_found"),
     (JobNotFound, 404, "job_not_found"),
+    (BatchNotFound, 404, "batch_not_found"),
     (InvalidTransition, 409, "invalid_transition"),
     (MigrationRequired, 503, "migration_required"),
     (StoreUnavailable, 503, "store_unavailable"),
@@ -67,6 +69,8 @@ def _details(exc: ConveyorError) -> Any:
         return {"task": exc.task, "known_tasks": exc.known}
     if isinstance(exc, JobNotFound):
         return {"job_id": exc.job_id}
+    if isinstance(exc, BatchNotFound):
+        return {"batch_id": exc.batch_id}
     if isinstance(exc, InvalidTransition):
         return {"job_id": exc.job_id, "state": exc.state, "action": exc.action}
     if isinstance(exc, InvalidArgument):

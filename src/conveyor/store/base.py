@@ -17,6 +17,7 @@ from typing import Any, LiteralString, Protocol
 
 from conveyor.errors import LeaseLost
 from conveyor.job import Job, JobError, JobState, Lease, Progress
+from conveyor.store.batches import Batch, NewBatch
 from conveyor.store.items import ItemCounts, ItemMark, ItemOutcome, ItemPage
 
 
@@ -409,6 +410,35 @@ class Store(Protocol):
 
     async def prune_finished(self, *, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` final jobs finished before ``before``; returns how many."""
+        ...
+
+    # -- batches (store/batches.py) -----------------------------------------------------
+
+    async def insert_batch(
+        self, *, batch: NewBatch, jobs: Sequence[NewJob], now: datetime
+    ) -> tuple[Batch, bool]:
+        """Create a batch and its children (``jobs``, at least one, without idempotency
+        keys) in one round trip; returns it and whether it is new (a taken batch key
+        inserts nothing and returns the batch holding it)."""
+        ...
+
+    async def get_batch(self, *, batch_id: int) -> Batch:
+        """Raises ``BatchNotFound``."""
+        ...
+
+    async def list_batches(self, *, parent_id: int) -> list[Batch]:
+        """The batches the job ``parent_id`` created, oldest first."""
+        ...
+
+    async def list_batch_jobs(
+        self, *, batch_id: int, states: Sequence[JobState] | None, after: int | None, limit: int
+    ) -> Page:
+        """A batch's children in creation order; ``next_after`` continues the listing."""
+        ...
+
+    async def cancel_batch(self, *, batch_id: int, now: datetime) -> list[int]:
+        """Cancel the batch's unfinished children; returns their ids. Raises
+        ``BatchNotFound``."""
         ...
 
     # -- item ledger (store/items.py) ---------------------------------------------------

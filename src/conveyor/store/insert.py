@@ -40,28 +40,10 @@ class BatchInsertPlan:
         self._parse_row = parse_row
 
     def insert(self) -> SqlStatement:
-        records = [
-            {
-                "ord": index,
-                "task": job.task,
-                "queue": job.queue,
-                "state": (
-                    JobState.SCHEDULED if job.run_at > self._now else JobState.AVAILABLE
-                ).value,
-                "payload": dict(job.payload),
-                "priority": job.priority,
-                "max_attempts": job.max_attempts,
-                "run_at": self._encode_time(job.run_at),
-                "idempotency_key": job.idempotency_key,
-                "timeout_seconds": job.timeout_seconds,
-                "rerun_of": job.rerun_of,
-            }
-            for index, job in enumerate(self._jobs)
-        ]
         return SqlStatement(
             self._insert_sql,
             {
-                "jobs": json.dumps(records, separators=(",", ":")),
+                "jobs": jobs_json(self._jobs, self._now, self._encode_time),
                 "now": self._encode_time(self._now),
             },
         )
@@ -105,3 +87,24 @@ class BatchInsertPlan:
                 outcome.append(Inserted(old_by_key[key], created=False))
             handed_out.add(key)
         return outcome
+
+
+def jobs_json(jobs: Sequence[NewJob], now: datetime, encode_time: TimeEncoder) -> str:
+    """The jobs as the one JSON array the insert statements read, in input order."""
+    records = [
+        {
+            "ord": index,
+            "task": job.task,
+            "queue": job.queue,
+            "state": (JobState.SCHEDULED if job.run_at > now else JobState.AVAILABLE).value,
+            "payload": dict(job.payload),
+            "priority": job.priority,
+            "max_attempts": job.max_attempts,
+            "run_at": encode_time(job.run_at),
+            "idempotency_key": job.idempotency_key,
+            "timeout_seconds": job.timeout_seconds,
+            "rerun_of": job.rerun_of,
+        }
+        for index, job in enumerate(jobs)
+    ]
+    return json.dumps(records, separators=(",", ":"))

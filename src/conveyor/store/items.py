@@ -25,7 +25,7 @@ class ItemOutcome(StrEnum):
 
 def ledger_of(job: Job) -> str:
     """The ledger a job's handler writes: its batch's, or its own."""
-    return job_ledger(job.id)
+    return job_ledger(job.id) if job.batch_id is None else batch_ledger(job.batch_id)
 
 
 def job_ledger(job_id: int) -> str:

@@ -52,6 +52,8 @@ def job_from_row(row: Mapping[str, Any], decode_time: TimeDecoder) -> Job:
         lease_token=None if token is None else str(token),
         lease_expires_at=when("lease_expires_at"),
         worker_id=row["worker_id"],
+        # .get: rows of a database not yet migrated to 0004 lack the column.
+        batch_id=row.get("batch_id"),
     )
 
 

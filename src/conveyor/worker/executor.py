@@ -63,7 +63,9 @@ async def execute(
             LookupError(f"no task {job.task!r} in this worker"), job.attempt, clock.now()
         )
         return Failure(job.id, lease.token, error, retry_at=clock.now() + timedelta(seconds=30))
-    ctx = JobContext(job=job, lease=lease, store=store, logger=job_logger(job), clock=clock)
+    ctx = JobContext(
+        job=job, lease=lease, store=store, logger=job_logger(job), clock=clock, app=task.app
+    )
     if on_context is not None:
         on_context(ctx)  # the worker keeps it to cancel the job from outside
     hooks = hooks or _NO_HOOKS

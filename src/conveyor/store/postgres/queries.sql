@@ -328,3 +328,64 @@ WHERE ledger = %(ledger)s
   AND (%(after)s::text IS NULL OR item_key > %(after)s::text)
 ORDER BY item_key
 LIMIT %(limit)s;
+
+-- name: insert_batch
+-- A batch and all its children in one statement. A taken batch idempotency key inserts
+-- nothing (batch_id comes back NULL): the caller then reads the batch that holds it.
+WITH batch AS (
+    INSERT INTO conveyor_batches (parent_id, idempotency_key, total, pending, callback_task,
+                                  callback_queue, callback_payload, callback_priority,
+                                  callback_max_attempts, callback_timeout_seconds, created_at)
+    VALUES (%(parent_id)s, %(idempotency_key)s, %(total)s, %(total)s, %(callback_task)s,
+            %(callback_queue)s, %(callback_payload)s::jsonb, %(callback_priority)s,
+            %(callback_max_attempts)s, %(callback_timeout_seconds)s, %(now)s)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id
+), inserted AS (
+    INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
+                               created_at, timeout_seconds, batch_id)
+    SELECT x.task, x.queue, x.state, x.payload, x.priority, x.max_attempts, x.run_at,
+           %(now)s, x.timeout_seconds, batch.id
+    FROM batch, jsonb_to_recordset(%(jobs)s::jsonb) AS x(
+        ord integer, task text, queue text, state text, payload jsonb, priority integer,
+        max_attempts integer, run_at timestamptz, timeout_seconds double precision)
+    ORDER BY x.ord
+    RETURNING queue, state
+), notified AS (
+    SELECT pg_notify('conveyor_jobs', queues.queue)
+    FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'available') AS queues
+)
+SELECT (SELECT id FROM batch) AS batch_id, (SELECT count(*) FROM inserted) AS inserted,
+       (SELECT count(*) FROM notified) AS notified;
+
+-- name: insert_batch_jobs
+-- insert_batch above already inserts the children in its one statement; SQLite, which
+-- has no INSERT in a CTE, needs a second one. This block exists so that both dialects
+-- define the same names, and is not used.
+SELECT %(batch_id)s::bigint AS batch_id;
+
+-- name: get_batch
+SELECT * FROM conveyor_batches WHERE id = %(id)s;
+
+-- name: get_batch_by_key
+SELECT * FROM conveyor_batches WHERE idempotency_key = %(idempotency_key)s;
+
+-- name: list_batches_of_parent
+SELECT * FROM conveyor_batches WHERE parent_id = %(parent_id)s ORDER BY id;
+
+-- name: list_batch_jobs
+-- A batch's children in id (creation) order; %(after)s is the last id of the previous page.
+SELECT * FROM conveyor_jobs
+WHERE batch_id = %(batch_id)s
+  AND (%(after)s::bigint IS NULL OR id > %(after)s::bigint)
+  AND (%(states)s::text[] IS NULL OR state = ANY(%(states)s::text[]))
+ORDER BY id
+LIMIT %(limit)s;
+
+-- name: cancel_batch
+-- Cancel every unfinished child; the batch trigger counts them (and may enqueue the
+-- callback, which then reports them as cancelled).
+UPDATE conveyor_jobs
+SET state = 'cancelled', finished_at = %(now)s, lease_token = NULL, lease_expires_at = NULL
+WHERE batch_id = %(batch_id)s AND state NOT IN ('completed', 'failed', 'cancelled')
+RETURNING id;

@@ -46,6 +46,7 @@ from conveyor.store.base import (
 )
 from conveyor.store.batch import leases_json
 from conveyor.store.insert import BatchInsertPlan
+from conveyor.store.postgres.batches import PostgresBatches
 from conveyor.store.postgres.items import PostgresItemLedger
 from conveyor.store.postgres.transaction import PostgresTransaction
 from conveyor.store.rows import job_from_row, worker_from_row
@@ -98,7 +99,7 @@ def _filter_params(f: JobFilter) -> dict[str, Any]:
     }
 
 
-class PostgresStore(PostgresItemLedger):
+class PostgresStore(PostgresItemLedger, PostgresBatches):
     """The job store on PostgreSQL: SKIP LOCKED claims, batched fenced acks, a pool."""
 
     dialect = "postgresql"
@@ -168,6 +169,14 @@ class PostgresStore(PostgresItemLedger):
 
     async def _rows(self, name: str, params: dict[str, Any]) -> list[Row]:
         return await self._fetch(QUERIES[name], params)
+
+    @staticmethod
+    def _when(value: Any) -> datetime:
+        return decode_time(value)
+
+    @staticmethod
+    def _job(row: Row) -> Job:
+        return parse_row(row)
 
     async def _fetch(self, sql: LiteralString, params: dict[str, Any]) -> list[Row]:
         try:

@@ -311,3 +311,49 @@ WHERE ledger = :ledger
   AND (:after IS NULL OR item_key > :after)
 ORDER BY item_key
 LIMIT :limit;
+
+-- name: insert_batch
+-- The batch row; its children follow in insert_batch_jobs, in the same transaction. A
+-- taken idempotency key returns no row.
+INSERT INTO conveyor_batches (parent_id, idempotency_key, total, pending, callback_task,
+                              callback_queue, callback_payload, callback_priority,
+                              callback_max_attempts, callback_timeout_seconds, created_at)
+VALUES (:parent_id, :idempotency_key, :total, :total, :callback_task, :callback_queue,
+        :callback_payload, :callback_priority, :callback_max_attempts,
+        :callback_timeout_seconds, :now)
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING id AS batch_id;
+
+-- name: insert_batch_jobs
+INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
+                           created_at, timeout_seconds, batch_id)
+SELECT json_extract(value, '$.task'), json_extract(value, '$.queue'),
+       json_extract(value, '$.state'), json_extract(value, '$.payload'),
+       json_extract(value, '$.priority'), json_extract(value, '$.max_attempts'),
+       json_extract(value, '$.run_at'), :now, json_extract(value, '$.timeout_seconds'),
+       :batch_id
+FROM json_each(:jobs)
+ORDER BY key;
+
+-- name: get_batch
+SELECT * FROM conveyor_batches WHERE id = :id;
+
+-- name: get_batch_by_key
+SELECT * FROM conveyor_batches WHERE idempotency_key = :idempotency_key;
+
+-- name: list_batches_of_parent
+SELECT * FROM conveyor_batches WHERE parent_id = :parent_id ORDER BY id;
+
+-- name: list_batch_jobs
+SELECT * FROM conveyor_jobs
+WHERE batch_id = :batch_id
+  AND (:after IS NULL OR id > :after)
+  AND (:states IS NULL OR state IN (SELECT value FROM json_each(:states)))
+ORDER BY id
+LIMIT :limit;
+
+-- name: cancel_batch
+UPDATE conveyor_jobs
+SET state = 'cancelled', finished_at = :now, lease_token = NULL, lease_expires_at = NULL
+WHERE batch_id = :batch_id AND state NOT IN ('completed', 'failed', 'cancelled')
+RETURNING id;

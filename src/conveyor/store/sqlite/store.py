@@ -48,6 +48,7 @@ from conveyor.store.batch import leases_json
 from conveyor.store.insert import BatchInsertPlan
 from conveyor.store.rows import job_from_row, worker_from_row
 from conveyor.store.sql import load_migrations, load_queries
+from conveyor.store.sqlite.batches import SqliteBatches
 from conveyor.store.sqlite.items import SqliteItemLedger
 from conveyor.store.sqlite.transaction import SqliteTransaction
 
@@ -141,7 +142,7 @@ def _filter_params(f: JobFilter) -> dict[str, Any]:
     }
 
 
-class SqliteStore(SqliteItemLedger):
+class SqliteStore(SqliteItemLedger, SqliteBatches):
     """The embedded job store on one SQLite file (WAL mode)."""
 
     dialect = "sqlite"
@@ -255,6 +256,14 @@ class SqliteStore(SqliteItemLedger):
     @staticmethod
     def _time(moment: datetime) -> str:
         return encode_time(moment)
+
+    @staticmethod
+    def _when(value: Any) -> datetime:
+        return decode_time(value)
+
+    @staticmethod
+    def _job(row: Row) -> Job:
+        return parse_row(row)
 
     # -- schema -------------------------------------------------------------------------
 
