@@ -29,6 +29,13 @@ class InvalidArgument(ConveyorError):
         super().__init__(f"{field}: {message}")
 
 
+class ScheduleInvalid(InvalidArgument, ConfigurationError):
+    """A schedule's definition is invalid (a bad cron expression, an unknown time zone).
+
+    Both an ``InvalidArgument`` naming the field (HTTP 422) and a ``ConfigurationError``
+    (what a schedule declared in code raises at import time)."""
+
+
 class TaskNotFound(ConveyorError):
     """No task is registered under this name."""
 
@@ -66,6 +73,33 @@ class BatchNotFound(ConveyorError):
     def __init__(self, batch_id: int) -> None:
         self.batch_id = batch_id
         super().__init__(f"batch {batch_id} does not exist")
+
+
+class ScheduleNotFound(ConveyorError):
+    """No schedule has this name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"schedule {name!r} does not exist")
+
+
+class ScheduleExists(ConveyorError):
+    """A schedule with this name exists already."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"a schedule named {name!r} exists already")
+
+
+class ScheduleDeclaredInCode(ConveyorError):
+    """This schedule is declared in code: change it there (pause, resume and trigger work)."""
+
+    def __init__(self, name: str, action: str) -> None:
+        self.name = name
+        self.action = action
+        super().__init__(
+            f"cannot {action} schedule {name!r}: it is declared in code, change it there"
+        )
 
 
 class InvalidTransition(ConveyorError):

@@ -117,6 +117,18 @@ class Lease:
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduledFrom:
+    """The schedule fire a job was enqueued for: schedule name, fire time (UTC), tenant."""
+
+    name: str
+    fire_at: datetime
+    tenant: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "fire_at": self.fire_at.isoformat(), "tenant": self.tenant}
+
+
+@dataclass(frozen=True, slots=True)
 class Job:
     """A snapshot of one job row. Immutable: the store returns a fresh one after each change."""
 
@@ -145,6 +157,7 @@ class Job:
     batch_id: int | None = None
     """The batch this job is a child of (see ``conveyor.batch``); not part of the job JSON."""
     meta: dict[str, Any] = field(default_factory=dict)
+    schedule: ScheduledFrom | None = None
 
     @property
     def lease(self) -> Lease | None:
@@ -153,7 +166,8 @@ class Job:
         return Lease(self.id, self.lease_token, self.lease_expires_at)
 
     def to_json(self) -> dict[str, Any]:
-        """The job as DESIGN.md §5 defines it for the API and the CLI's ``--json``."""
+        """The job as DESIGN.md §5 defines it for the API and the CLI's ``--json``, followed
+        by ``schedule`` (the fire it came from, or ``None``)."""
         return {
             "id": self.id,
             "task": self.task,
@@ -173,6 +187,7 @@ class Job:
             "checkpoint": self.checkpoint,
             "idempotency_key": self.idempotency_key,
             "rerun_of": self.rerun_of,
+            "schedule": self.schedule.to_json() if self.schedule else None,
         }
 
 

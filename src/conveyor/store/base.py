@@ -19,6 +19,7 @@ from conveyor.errors import LeaseLost
 from conveyor.job import Job, JobError, JobState, Lease, Progress
 from conveyor.store.batches import Batch, NewBatch
 from conveyor.store.items import ItemCounts, ItemMark, ItemOutcome, ItemPage
+from conveyor.store.schedule import ScheduleStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +241,7 @@ class Listener(Protocol):
     async def close(self) -> None: ...
 
 
-class Store(Protocol):
+class Store(ScheduleStore, Protocol):
     """Durable storage for jobs. Implementations: ``PostgresStore``, ``SqliteStore``."""
 
     capabilities: Capabilities

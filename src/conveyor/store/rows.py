@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from conveyor.job import Job, JobError, JobState, Progress
+from conveyor.job import Job, JobError, JobState, Progress, ScheduledFrom
 from conveyor.store.base import WorkerInfo
+from conveyor.store.schedule import CatchUp, ScheduleInfo, ScheduleSpec
 
 TimeDecoder = Callable[[Any], datetime]
 
@@ -54,6 +55,17 @@ def job_from_row(row: Mapping[str, Any], decode_time: TimeDecoder) -> Job:
         worker_id=row["worker_id"],
         # .get: rows of a database not yet migrated to 0004 lack the column.
         batch_id=row.get("batch_id"),
+        schedule=_scheduled_from(row, decode_time),
+    )
+
+
+def _scheduled_from(row: Mapping[str, Any], decode_time: TimeDecoder) -> ScheduledFrom | None:
+    # .get: rows from an application connection on an older schema lack the columns.
+    name = row.get("schedule_name")
+    if name is None:
+        return None
+    return ScheduledFrom(
+        str(name), decode_time(row["schedule_fire_at"]), row.get("schedule_tenant")
     )
 
 
@@ -73,4 +85,42 @@ def worker_from_row(row: Mapping[str, Any], decode_time: TimeDecoder) -> WorkerI
         started_at=decode_time(row["started_at"]),
         last_heartbeat_at=decode_time(row["last_heartbeat_at"]),
         stopped_at=None if stopped is None else decode_time(stopped),
+    )
+
+
+def schedule_from_row(row: Mapping[str, Any], decode_time: TimeDecoder) -> ScheduleInfo:
+    """A schedules row joined with its last fire (``list_schedules``) as a ``ScheduleInfo``."""
+
+    def when(name: str) -> datetime | None:
+        value = row.get(name)
+        return None if value is None else decode_time(value)
+
+    every = row["every_seconds"]
+    state = row.get("last_job_state")
+    job_id = row.get("last_job_id")
+    spec = ScheduleSpec(
+        name=str(row["name"]),
+        task=str(row["task"]),
+        cron=row["cron"],
+        timezone=str(row["timezone"]),
+        every=None if every is None else timedelta(seconds=float(every)),
+        anchor_at=when("anchor_at"),
+        payload=decode_json(row["payload"]),
+        queue=row["queue"],
+        priority=row["priority"],
+        catch_up=CatchUp(row["catch_up"]),
+        allow_overlap=bool(row["allow_overlap"]),
+        run_on_startup=bool(row["run_on_startup"]),
+        per_tenant=bool(row["per_tenant"]),
+        source=str(row["source"]),
+    )
+    return ScheduleInfo(
+        spec=spec,
+        paused=bool(row["paused"]),
+        created_at=decode_time(row["created_at"]),
+        updated_at=decode_time(row["updated_at"]),
+        last_fire_at=when("last_fire_at"),
+        last_job_id=None if job_id is None else int(job_id),
+        last_job_state=None if state is None else JobState(state),
+        startup_fired_at=when("startup_fired_at"),
     )

@@ -48,6 +48,7 @@ from conveyor.store.batch import leases_json
 from conveyor.store.insert import BatchInsertPlan
 from conveyor.store.postgres.batches import PostgresBatches
 from conveyor.store.postgres.items import PostgresItemLedger
+from conveyor.store.postgres.schedules import PostgresSchedules
 from conveyor.store.postgres.transaction import PostgresTransaction
 from conveyor.store.rows import job_from_row, worker_from_row
 from conveyor.store.sql import load_migrations, load_queries
@@ -99,7 +100,7 @@ def _filter_params(f: JobFilter) -> dict[str, Any]:
     }
 
 
-class PostgresStore(PostgresItemLedger, PostgresBatches):
+class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches):
     """The job store on PostgreSQL: SKIP LOCKED claims, batched fenced acks, a pool."""
 
     dialect = "postgresql"

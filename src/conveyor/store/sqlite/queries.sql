@@ -357,3 +357,135 @@ UPDATE conveyor_jobs
 SET state = 'cancelled', finished_at = :now, lease_token = NULL, lease_expires_at = NULL
 WHERE batch_id = :batch_id AND state NOT IN ('completed', 'failed', 'cancelled')
 RETURNING id;
+
+-- ---------------------------------------------------------------------------------------
+-- Schedules (conveyor.scheduler): definitions, fires, and the jobs fires enqueue.
+
+-- name: save_schedule
+-- Upsert a code-declared schedule. The state survives: paused, fires, created_at; the
+-- interval grid (anchor_at) too while `every` is unchanged. updated_at, the lower bound
+-- of the fires a scheduler still owes, moves only when the rule itself changed, so a
+-- restart does not forget the fires missed while everything was down.
+INSERT INTO conveyor_schedules (name, task, cron, timezone, every_seconds, anchor_at, payload,
+                                queue, priority, catch_up, allow_overlap, run_on_startup,
+                                per_tenant, source, created_at, updated_at)
+VALUES (:name, :task, :cron, :timezone, :every_seconds, :anchor_at,
+        :payload, :queue, :priority, :catch_up, :allow_overlap,
+        :run_on_startup, :per_tenant, :source, :now, :now)
+ON CONFLICT (name) DO UPDATE SET
+    task = excluded.task, cron = excluded.cron, timezone = excluded.timezone,
+    every_seconds = excluded.every_seconds,
+    anchor_at = CASE WHEN conveyor_schedules.every_seconds = excluded.every_seconds
+                     THEN conveyor_schedules.anchor_at ELSE excluded.anchor_at END,
+    payload = excluded.payload, queue = excluded.queue, priority = excluded.priority,
+    catch_up = excluded.catch_up, allow_overlap = excluded.allow_overlap,
+    run_on_startup = excluded.run_on_startup, per_tenant = excluded.per_tenant,
+    source = excluded.source,
+    updated_at = CASE
+        WHEN conveyor_schedules.task IS excluded.task AND conveyor_schedules.cron IS excluded.cron
+             AND conveyor_schedules.timezone IS excluded.timezone
+             AND conveyor_schedules.every_seconds IS excluded.every_seconds
+        THEN conveyor_schedules.updated_at ELSE excluded.updated_at END;
+
+-- name: create_schedule
+-- A runtime schedule; nothing is inserted when the name is taken (the caller reports it).
+INSERT INTO conveyor_schedules (name, task, cron, timezone, every_seconds, anchor_at, payload,
+                                queue, priority, catch_up, allow_overlap, run_on_startup,
+                                per_tenant, source, created_at, updated_at)
+VALUES (:name, :task, :cron, :timezone, :every_seconds, :anchor_at,
+        :payload, :queue, :priority, :catch_up, :allow_overlap,
+        :run_on_startup, :per_tenant, :source, :now, :now)
+ON CONFLICT (name) DO NOTHING
+RETURNING name;
+
+-- name: update_schedule
+-- Replace a schedule's definition; it starts afresh from now (updated_at), so a changed
+-- rule does not owe fires from before the change.
+UPDATE conveyor_schedules
+SET task = :task, cron = :cron, timezone = :timezone,
+    every_seconds = :every_seconds, anchor_at = :anchor_at, payload = :payload,
+    queue = :queue, priority = :priority, catch_up = :catch_up,
+    allow_overlap = :allow_overlap, run_on_startup = :run_on_startup,
+    per_tenant = :per_tenant, updated_at = :now
+WHERE name = :name
+RETURNING name;
+
+-- name: set_schedule_paused
+-- Pausing and resuming move updated_at too: a resumed schedule owes no fire from the pause.
+UPDATE conveyor_schedules SET paused = :paused, updated_at = :now
+WHERE name = :name
+RETURNING name;
+
+-- name: delete_schedule_fires
+DELETE FROM conveyor_schedule_fires WHERE schedule IN (SELECT value FROM json_each(:names));
+
+-- name: delete_schedules
+DELETE FROM conveyor_schedules WHERE name IN (SELECT value FROM json_each(:names));
+
+-- name: list_schedules
+-- Each schedule with its most recently enqueued fire and that job's state now.
+WITH last AS (
+    SELECT schedule, fire_at, job_id,
+           row_number() OVER (PARTITION BY schedule
+                              ORDER BY recorded_at DESC, fire_at DESC) AS position
+    FROM conveyor_schedule_fires
+    WHERE outcome = 'enqueued' AND (:name IS NULL OR schedule = :name)
+)
+SELECT s.*, last.fire_at AS last_fire_at, last.job_id AS last_job_id,
+       j.state AS last_job_state
+FROM conveyor_schedules s
+LEFT JOIN last ON last.schedule = s.name AND last.position = 1
+LEFT JOIN conveyor_jobs j ON j.id = last.job_id
+WHERE :name IS NULL OR s.name = :name
+ORDER BY s.name;
+
+-- name: latest_fires
+-- Each (schedule, tenant)'s cursor: the newest fire time of its rule that was decided.
+SELECT schedule, tenant, max(fire_at) AS fire_at
+FROM conveyor_schedule_fires
+WHERE kind = 'rule'
+GROUP BY schedule, tenant;
+
+-- name: insert_fire
+-- Claim one fire. The primary key makes this the cluster-wide "exactly once": a second
+-- scheduler inserting the same fire waits for the first one's transaction, then finds
+-- the row taken and gets no row back.
+INSERT INTO conveyor_schedule_fires (schedule, tenant, kind, fire_at, outcome, recorded_at)
+VALUES (:schedule, :tenant, :kind, :fire_at, :outcome, :now)
+ON CONFLICT DO NOTHING
+RETURNING fire_at;
+
+-- name: unfinished_schedule_job
+-- A job of this schedule (and tenant) that has not finished: the overlap check.
+SELECT id FROM conveyor_jobs
+WHERE schedule_name = :schedule AND finished_at IS NULL
+  AND coalesce(schedule_tenant, '') = :tenant
+LIMIT 1;
+
+-- name: link_fired_job
+-- Stamp a freshly enqueued job with the fire it came from.
+UPDATE conveyor_jobs
+SET schedule_name = :schedule, schedule_fire_at = :fire_at,
+    schedule_tenant = :job_tenant
+WHERE id = :id
+RETURNING *;
+
+-- name: set_fire_result
+UPDATE conveyor_schedule_fires SET outcome = :outcome, job_id = :job_id
+WHERE schedule = :schedule AND tenant = :tenant AND kind = :kind
+  AND fire_at = :fire_at;
+
+-- name: claim_startup_fire
+-- Compare-and-set: of the schedulers starting within one window, one gets the row.
+UPDATE conveyor_schedules SET startup_fired_at = :now
+WHERE name = :name AND (startup_fired_at IS NULL OR startup_fired_at < :since)
+RETURNING name;
+
+-- name: prune_fires
+-- Forget fires recorded before :before, except each rule's newest (its cursor).
+DELETE FROM conveyor_schedule_fires
+WHERE recorded_at < :before
+  AND (kind <> 'rule' OR fire_at < (
+      SELECT max(newer.fire_at) FROM conveyor_schedule_fires newer
+      WHERE newer.schedule = conveyor_schedule_fires.schedule
+        AND newer.tenant = conveyor_schedule_fires.tenant AND newer.kind = 'rule'));

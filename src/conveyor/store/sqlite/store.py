@@ -50,6 +50,7 @@ from conveyor.store.rows import job_from_row, worker_from_row
 from conveyor.store.sql import load_migrations, load_queries
 from conveyor.store.sqlite.batches import SqliteBatches
 from conveyor.store.sqlite.items import SqliteItemLedger
+from conveyor.store.sqlite.schedules import SqliteSchedules
 from conveyor.store.sqlite.transaction import SqliteTransaction
 
 T = TypeVar("T")
@@ -142,7 +143,7 @@ def _filter_params(f: JobFilter) -> dict[str, Any]:
     }
 
 
-class SqliteStore(SqliteItemLedger, SqliteBatches):
+class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches):
     """The embedded job store on one SQLite file (WAL mode)."""
 
     dialect = "sqlite"

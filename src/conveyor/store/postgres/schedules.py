@@ -1,0 +1,150 @@
+"""The schedule methods of PostgresStore: definitions, and fires decided exactly once."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.string import TextLoader
+
+from conveyor.errors import ScheduleExists, ScheduleNotFound, StoreError, StoreUnavailable
+from conveyor.store.base import InsertPlan, NewJob
+from conveyor.store.rows import job_from_row, schedule_from_row
+from conveyor.store.schedule import (
+    Fire,
+    FireOutcome,
+    FireResult,
+    ScheduleInfo,
+    ScheduleSpec,
+    fire_params,
+    spec_params,
+)
+from conveyor.store.sql import load_queries
+
+if TYPE_CHECKING:
+    from psycopg_pool import AsyncConnectionPool
+
+QUERIES = load_queries("conveyor.store.postgres")
+Row = dict[str, Any]
+
+
+def _decode_time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return datetime.fromisoformat(str(value)).astimezone(UTC)
+
+
+def _same(moment: datetime) -> datetime:
+    return moment
+
+
+class PostgresSchedules:
+    """Mixed into ``PostgresStore``; uses its pool, its row reader and its insert plan."""
+
+    if TYPE_CHECKING:
+
+        @property
+        def url(self) -> str: ...
+
+        def _require_pool(self) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]: ...
+
+        async def _rows(self, name: str, params: dict[str, Any]) -> list[Row]: ...
+
+        def plan_insert(self, jobs: Sequence[NewJob], *, now: datetime) -> InsertPlan: ...
+
+    async def save_schedules(self, *, specs: Sequence[ScheduleSpec], now: datetime) -> None:
+        async with self._transaction() as cur:
+            for spec in specs:
+                await cur.execute(QUERIES["save_schedule"], spec_params(spec, now, _same))
+
+    async def create_schedule(self, *, spec: ScheduleSpec, now: datetime) -> ScheduleInfo:
+        if not await self._rows("create_schedule", spec_params(spec, now, _same)):
+            raise ScheduleExists(spec.name)
+        return await self.get_schedule(name=spec.name)
+
+    async def update_schedule(self, *, spec: ScheduleSpec, now: datetime) -> ScheduleInfo:
+        if not await self._rows("update_schedule", spec_params(spec, now, _same)):
+            raise ScheduleNotFound(spec.name)
+        return await self.get_schedule(name=spec.name)
+
+    async def pause_schedule(self, *, name: str, paused: bool, now: datetime) -> ScheduleInfo:
+        params = {"name": name, "paused": paused, "now": now}
+        if not await self._rows("set_schedule_paused", params):
+            raise ScheduleNotFound(name)
+        return await self.get_schedule(name=name)
+
+    async def delete_schedules(self, *, names: Sequence[str]) -> int:
+        async with self._transaction() as cur:
+            await cur.execute(QUERIES["delete_schedule_fires"], {"names": list(names)})
+            await cur.execute(QUERIES["delete_schedules"], {"names": list(names)})
+            return max(cur.rowcount, 0)
+
+    async def list_schedules(self) -> list[ScheduleInfo]:
+        rows = await self._rows("list_schedules", {"name": None})
+        return [schedule_from_row(row, _decode_time) for row in rows]
+
+    async def get_schedule(self, *, name: str) -> ScheduleInfo:
+        rows = await self._rows("list_schedules", {"name": name})
+        if not rows:
+            raise ScheduleNotFound(name)
+        return schedule_from_row(rows[0], _decode_time)
+
+    async def latest_fires(self) -> dict[tuple[str, str], datetime]:
+        rows = await self._rows("latest_fires", {})
+        return {(r["schedule"], r["tenant"]): _decode_time(r["fire_at"]) for r in rows}
+
+    async def record_fire(
+        self, *, fire: Fire, job: NewJob | None, allow_overlap: bool, now: datetime
+    ) -> FireResult:
+        key = fire_params(fire, _same)
+        outcome = FireOutcome.MISSED if job is None else FireOutcome.ENQUEUED
+        async with self._transaction() as cur:
+            await cur.execute(QUERIES["insert_fire"], {**key, "outcome": outcome, "now": now})
+            if not await cur.fetchall():
+                return FireResult(FireOutcome.DUPLICATE)
+            if job is None:
+                return FireResult(FireOutcome.MISSED)
+            if not allow_overlap:
+                await cur.execute(QUERIES["unfinished_schedule_job"], key)
+                if await cur.fetchall():
+                    skipped = {**key, "outcome": FireOutcome.SKIPPED.value, "job_id": None}
+                    await cur.execute(QUERIES["set_fire_result"], skipped)
+                    return FireResult(FireOutcome.SKIPPED)
+            plan = self.plan_insert([job], now=now)
+            statement = plan.insert()
+            await cur.execute(statement.sql, dict(statement.params))
+            job_id = int((await cur.fetchall())[0]["id"])
+            await cur.execute(QUERIES["link_fired_job"], {**key, "id": job_id})
+            stored = job_from_row((await cur.fetchall())[0], _decode_time)
+            enqueued = {**key, "outcome": FireOutcome.ENQUEUED.value, "job_id": job_id}
+            await cur.execute(QUERIES["set_fire_result"], enqueued)
+            return FireResult(FireOutcome.ENQUEUED, stored)
+
+    async def claim_startup_fire(self, *, name: str, since: datetime, now: datetime) -> bool:
+        params = {"name": name, "since": since, "now": now}
+        return bool(await self._rows("claim_startup_fire", params))
+
+    async def prune_fires(self, *, before: datetime) -> int:
+        async with self._transaction() as cur:
+            await cur.execute(QUERIES["prune_fires"], {"before": before})
+            return max(cur.rowcount, 0)
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[psycopg.AsyncCursor[Row]]:
+        """A dict-row cursor inside one transaction on one pooled connection."""
+        try:
+            async with (
+                self._require_pool().connection() as conn,
+                conn.transaction(),
+                conn.cursor(row_factory=dict_row) as cur,
+            ):
+                cur.adapters.register_loader("jsonb", TextLoader)  # JSON as text, as rows expect
+                yield cur
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(f"PostgreSQL at {self.url}: {exc}") from exc
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL at {self.url}: {exc}") from exc
