@@ -22,6 +22,8 @@ from conveyor.errors import (
 from conveyor.hooks import Hook, HookKind, Hooks
 from conveyor.job import Job, JobState
 from conveyor.retry import RetryPolicy
+from conveyor.scheduler.admin import ScheduleAdmin
+from conveyor.scheduler.definition import Declared
 from conveyor.settings import Settings
 from conveyor.store.base import (
     Inserted,
@@ -36,6 +38,7 @@ from conveyor.store.base import (
 from conveyor.store.batches import Batch
 from conveyor.store.factory import store_for_url
 from conveyor.store.items import ItemCounts, ItemOutcome, ItemPage, ledger_of
+from conveyor.store.schedule import ScheduleInfo
 from conveyor.task import Handler, Task, TaskOptions, payload_type_of
 from conveyor.transactional import check_same_dialect, run_plan, run_plan_sync
 
@@ -74,6 +77,7 @@ class Conveyor:
         self._open_lock: asyncio.Lock | None = None
         self._wakeup_listeners: list[Callable[[], None]] = []
         self.hooks = Hooks()
+        self._schedules = ScheduleAdmin(self)
 
     def on(self, kind: HookKind) -> Callable[[Hook], Hook]:
         """Register a lifecycle hook: ``@app.on("failure")`` (see ``conveyor.hooks``)."""
@@ -169,6 +173,55 @@ class Conveyor:
         if len(matches) == 1:
             return matches[0]
         raise TaskNotFound(name, self._tasks)
+
+    # -- schedules (conveyor.scheduler.admin does the work) -------------------------------
+
+    def schedule(self, task: str | Task[Any], **options: Any) -> Declared:
+        """Declare a schedule for ``task`` in code: ``cron=`` (with ``timezone=``) or
+        ``every=``; see the README's "Scheduling" for every option. An invalid cron
+        expression or an unknown zone raises ``ConfigurationError`` here."""
+        return self._schedules.declare(task, **options)
+
+    def periodic(self, **options: Any) -> Callable[[Task[Any]], Task[Any]]:
+        """``@app.periodic(cron="0 2 * * *", timezone="America/Chicago")`` above
+        ``@app.task``: ``app.schedule`` as a decorator."""
+        return self._schedules.periodic(**options)
+
+    @property
+    def declared_schedules(self) -> Mapping[str, Declared]:
+        return dict(self._schedules.declared)
+
+    async def create_schedule(
+        self, name: str, task: str, *, payload: Any = None, **options: Any
+    ) -> ScheduleInfo:
+        """Store a schedule at run time (``cron=``/``every=`` and the options of
+        ``schedule``); raises ``ScheduleExists``, ``ScheduleInvalid``, ``PayloadInvalid``."""
+        return await self._schedules.create(name, task, payload=payload, **options)
+
+    async def update_schedule(self, name: str, **changes: Any) -> ScheduleInfo:
+        """Change a stored schedule; it owes no fires from before the change."""
+        return await self._schedules.update(name, **changes)
+
+    async def delete_schedule(self, name: str) -> None:
+        await self._schedules.delete(name)
+
+    async def pause_schedule(self, name: str) -> ScheduleInfo:
+        return await self._schedules.set_paused(name, True)
+
+    async def resume_schedule(self, name: str) -> ScheduleInfo:
+        """Resume from now on: the fires that fell in the pause are not owed."""
+        return await self._schedules.set_paused(name, False)
+
+    async def trigger_schedule(self, name: str, *, tenant: str | None = None) -> list[Job]:
+        """Enqueue the schedule's job now (for each tenant, or the one given)."""
+        return await self._schedules.trigger(name, tenant=tenant)
+
+    async def list_schedules(self) -> list[ScheduleInfo]:
+        """Every stored schedule with its last run and its next fire time."""
+        return await self._schedules.list()
+
+    async def get_schedule(self, name: str) -> ScheduleInfo:
+        return await self._schedules.get(name)
 
     # -- store --------------------------------------------------------------------------
 

@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     auto_migrate: bool = Field(
         default=True, description="Apply missing migrations when the app opens its store."
     )
+    job_retention_days: float = Field(
+        default=30.0,
+        ge=0,
+        description="Finished jobs older than this many days are pruned; 0 keeps them forever.",
+    )
     lease_ttl_seconds: float = Field(
         default=30.0, gt=0, description="How long a claim holds a job without a heartbeat."
     )

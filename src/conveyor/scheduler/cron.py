@@ -8,6 +8,7 @@ clocks fall back runs once, at its first occurrence.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -67,6 +68,19 @@ class CronRule:
         upcoming = next(CronSim(self._fields, local))
         return upcoming.astimezone(UTC)
 
+    def previous_fires(self, until: datetime) -> Iterator[datetime]:
+        """Fires at or before ``until``, newest first, in UTC (the same DST rule as
+        ``next_fire``: cronsim walks both ways alike)."""
+        # Reverse iteration excludes its start; cron has whole minutes, so starting one
+        # second past ``until`` (microseconds dropped) includes a fire exactly at ``until``.
+        start = until.astimezone(self._zone).replace(microsecond=0) + timedelta(seconds=1)
+        for moment in CronSim(self._fields, start, reverse=True):
+            yield moment.astimezone(UTC)
+
+    def in_zone(self, timezone: str) -> CronRule:
+        """The same expression read in another zone (a tenant's)."""
+        return CronRule(self.expression, timezone)
+
 
 @dataclass(frozen=True, slots=True)
 class IntervalRule:
@@ -87,6 +101,33 @@ class IntervalRule:
             return self.anchor.astimezone(UTC)
         periods = (after - self.anchor) // self.every + 1
         return (self.anchor + periods * self.every).astimezone(UTC)
+
+    def previous_fires(self, until: datetime) -> Iterator[datetime]:
+        """Fires at or before ``until``, newest first, in UTC."""
+        if until < self.anchor:
+            return
+        moment = self.anchor + (until - self.anchor) // self.every * self.every
+        while moment >= self.anchor:
+            yield moment.astimezone(UTC)
+            moment -= self.every
+
+    def in_zone(self, timezone: str) -> IntervalRule:
+        """An interval does not depend on the zone: the rule itself."""
+        return self
+
+
+def recent_fires(
+    rule: CronRule | IntervalRule, after: datetime, until: datetime, *, limit: int
+) -> list[datetime]:
+    """The newest ``limit`` fires in ``(after, until]``, oldest first. Walks back from
+    ``until``, so a long gap (a year of a per-minute rule) costs ``limit`` steps, not one
+    step per missed fire."""
+    newest_first: list[datetime] = []
+    for moment in rule.previous_fires(until):
+        if moment <= after or len(newest_first) >= limit:
+            break
+        newest_first.append(moment)
+    return newest_first[::-1]
 
 
 def fires_between(

@@ -1,0 +1,1 @@
+"""Built-in maintenance: history retention and worker-registry cleanup."""
