@@ -206,6 +206,7 @@ _job_command("rerun", "rerun", "Clone a finished job into a new one.")
 @click.option("--max-memory-per-child", type=int, help="Recycle a process past this RSS (MB).")
 @click.option("--drain-timeout", type=float, default=30.0, show_default=True)
 @click.option("--poll-interval", type=float, default=1.0, show_default=True)
+@click.option("--no-scheduler", is_flag=True, help="Do not fire schedules in this process.")
 @click.option("--supervised", is_flag=True, hidden=True, help="Set by the supervisor on children.")
 @click.pass_context
 def worker(
@@ -217,6 +218,7 @@ def worker(
     max_memory_per_child: int | None,
     drain_timeout: float,
     poll_interval: float,
+    no_scheduler: bool,
     supervised: bool,
 ) -> None:
     """Run jobs until SIGTERM/SIGINT (a second signal forces the hand-back).
@@ -238,6 +240,7 @@ def worker(
         drain_timeout=drain_timeout,
         poll_interval=poll_interval,
         console=console,
+        with_scheduler=not no_scheduler,
     )
 
 
@@ -245,11 +248,17 @@ def worker(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8000, show_default=True)
 @click.option("--no-worker", is_flag=True, help="Serve the API only.")
+@click.option("--no-scheduler", is_flag=True, help="Do not fire schedules in this process.")
 @click.option("--concurrency", type=int, default=10, show_default=True)
 @click.pass_context
 @run
 async def serve_command(
-    ctx: click.Context, host: str, port: int, no_worker: bool, concurrency: int
+    ctx: click.Context,
+    host: str,
+    port: int,
+    no_worker: bool,
+    no_scheduler: bool,
+    concurrency: int,
 ) -> None:
     """Run the HTTP API and a worker in one process (the dashboard comes with its issue)."""
     from conveyor.cli.serve import serve
@@ -261,6 +270,7 @@ async def serve_command(
         with_worker=not no_worker,
         concurrency=concurrency,
         console=console,
+        with_scheduler=not no_scheduler,
     )
 
 
@@ -274,7 +284,13 @@ async def api_command(ctx: click.Context, host: str, port: int) -> None:
     from conveyor.cli.serve import serve
 
     await serve(
-        app_from(ctx), host=host, port=port, with_worker=False, concurrency=1, console=console
+        app_from(ctx),
+        host=host,
+        port=port,
+        with_worker=False,
+        concurrency=1,
+        console=console,
+        with_scheduler=False,
     )
 
 

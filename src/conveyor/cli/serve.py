@@ -17,6 +17,7 @@ from conveyor.api import create_api
 from conveyor.api.auth import parse_tokens
 from conveyor.app import Conveyor
 from conveyor.errors import ConfigurationError
+from conveyor.scheduler.scheduler import Scheduler
 from conveyor.worker.worker import Worker, WorkerOptions
 
 
@@ -55,6 +56,7 @@ async def serve(
     with_worker: bool,
     concurrency: int,
     console: Console,
+    with_scheduler: bool = True,
 ) -> None:
     check_binding(app, host)
     logging.basicConfig(
@@ -82,10 +84,13 @@ async def serve(
     console.print(
         f"Conveyor on {store.url}: API at http://{host}:{port}/docs"
         + (f", worker {worker.id}" if worker else ", no worker")
+        + (", scheduler" if with_scheduler else ", no scheduler")
     )
     tasks = [asyncio.create_task(server.serve(), name="conveyor-api")]
     if worker is not None:
         tasks.append(asyncio.create_task(worker.run(), name="conveyor-worker"))
+    scheduler = Scheduler(app) if with_scheduler else None
+    firing = asyncio.create_task(scheduler.run(), name="conveyor-scheduler") if scheduler else None
 
     def on_signal() -> None:
         server.should_exit = True  # stop taking requests; the worker drains on its own signal
@@ -101,6 +106,9 @@ async def serve(
     try:
         await tasks[0]
     finally:
+        if scheduler is not None and firing is not None:
+            scheduler.stop()
+            await firing
         if worker is not None:
             worker.stop()
             await tasks[1]

@@ -12,6 +12,7 @@ from datetime import timedelta
 from rich.console import Console
 
 from conveyor.app import Conveyor
+from conveyor.scheduler.scheduler import Scheduler
 from conveyor.worker.supervisor import Supervisor, worker_command
 from conveyor.worker.worker import Worker, WorkerOptions
 
@@ -31,6 +32,7 @@ async def run_worker(
     drain_timeout: float,
     poll_interval: float,
     console: Console,
+    with_scheduler: bool = True,
 ) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -51,16 +53,22 @@ async def run_worker(
     )
     console.print(
         f"worker {worker.id} serving {', '.join(queues) if queues else 'all queues'} "
-        f"on {(await app.store()).url} (concurrency {concurrency})"
+        f"on {(await app.store()).url} (concurrency {concurrency}"
+        + (", scheduler on)" if with_scheduler else ", no scheduler)")
     )
     runner = asyncio.create_task(worker.run(handle_signals=True))
     watcher = asyncio.create_task(_recycle_when_too_big(worker, max_memory_mb))
+    scheduler = Scheduler(app) if with_scheduler else None
+    firing = asyncio.create_task(scheduler.run()) if scheduler is not None else None
     try:
         await runner
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
+        if scheduler is not None and firing is not None:
+            scheduler.stop()
+            await firing
         await app.close()
 
 
