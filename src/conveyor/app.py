@@ -19,6 +19,7 @@ from conveyor.errors import (
     PayloadInvalid,
     TaskNotFound,
 )
+from conveyor.flow import FlowOptions, KeyFn, Rate
 from conveyor.hooks import Hook, HookKind, Hooks
 from conveyor.job import Job, JobState
 from conveyor.retry import RetryPolicy
@@ -112,6 +113,14 @@ class Conveyor:
         retry: RetryPolicy | None = None,
         executor: str | None = None,
         payload: type[pydantic.BaseModel] | None = None,
+        rate_limit: str | None = None,
+        rate_burst: float | None = None,
+        rate_key: KeyFn | None = None,
+        concurrency_limit: int | None = None,
+        concurrency_key: KeyFn | None = None,
+        fairness_key: KeyFn | None = None,
+        unique_for: timedelta | None = None,
+        unique_key: KeyFn | None = None,
     ) -> Callable[[Handler], Task[Any]]: ...
 
     def task(
@@ -127,12 +136,31 @@ class Conveyor:
         retry: RetryPolicy | None = None,
         executor: str | None = None,
         payload: type[pydantic.BaseModel] | None = None,
+        rate_limit: str | None = None,
+        rate_burst: float | None = None,
+        rate_key: KeyFn | None = None,
+        concurrency_limit: int | None = None,
+        concurrency_key: KeyFn | None = None,
+        fairness_key: KeyFn | None = None,
+        unique_for: timedelta | None = None,
+        unique_key: KeyFn | None = None,
     ) -> Task[Any] | Callable[[Handler], Task[Any]]:
         """Register a handler ``(payload: Model, ctx: JobContext)`` as a task.
 
         ``name`` defaults to ``module.function``; the bare function name also finds the
-        task as long as no other task shares it.
+        task as long as no other task shares it. The ``rate_*``, ``concurrency_*``,
+        ``fairness_key`` and ``unique_*`` options are flow controls (``conveyor.flow``).
         """
+        flow = FlowOptions(
+            rate=None if rate_limit is None else Rate.parse(rate_limit),
+            rate_burst=rate_burst,
+            rate_key=rate_key,
+            concurrency_limit=concurrency_limit,
+            concurrency_key=concurrency_key,
+            fairness_key=fairness_key,
+            unique_for=unique_for,
+            unique_key=unique_key,
+        )
 
         def register(handler: Handler) -> Task[Any]:
             import inspect
@@ -145,6 +173,7 @@ class Conveyor:
                 timeout=timeout,
                 retry=retry or RetryPolicy(),
                 executor=chosen,
+                flow=flow,
             )
             task_name = name or f"{handler.__module__}.{handler.__qualname__}"
             if task_name in self._tasks:
@@ -391,21 +420,24 @@ class Conveyor:
             if text is not None and "\x00" in text:
                 raise InvalidArgument(field, "must not contain NUL characters")
         options = resolved.options
-        return [
-            NewJob(
-                task=resolved.name,
-                queue=queue or options.queue,
-                payload=_storable(
-                    resolved.name, resolved.validate(payload).model_dump(mode="json")
-                ),
-                run_at=when,
-                priority=options.priority if priority is None else priority,
-                max_attempts=options.max_attempts,
-                idempotency_key=key,
-                timeout_seconds=options.timeout,
+        jobs = []
+        for payload, key in zip(payloads, keys, strict=True):
+            model = resolved.validate(payload)
+            jobs.append(
+                NewJob(
+                    task=resolved.name,
+                    queue=queue or options.queue,
+                    payload=_storable(resolved.name, model.model_dump(mode="json")),
+                    run_at=when,
+                    priority=options.priority if priority is None else priority,
+                    max_attempts=options.max_attempts,
+                    # A uniqueness window is an idempotency key naming the window.
+                    idempotency_key=key or options.flow.unique_idempotency_key(model, now),
+                    timeout_seconds=options.timeout,
+                    **options.flow.job_fields(resolved.name, model),
+                )
             )
-            for payload, key in zip(payloads, keys, strict=True)
-        ]
+        return jobs
 
     def enqueue_sync(
         self,

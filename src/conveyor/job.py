@@ -156,6 +156,10 @@ class Job:
     worker_id: str | None = None
     batch_id: int | None = None
     """The batch this job is a child of (see ``conveyor.batch``); not part of the job JSON."""
+    concurrency_key: str | None = None
+    concurrency_limit: int | None = None
+    rate_key: str | None = None
+    fairness_key: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     schedule: ScheduledFrom | None = None
 

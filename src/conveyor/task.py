@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import pydantic
 
 from conveyor.errors import ConfigurationError, PayloadInvalid
+from conveyor.flow import FlowOptions
 from conveyor.job import Job
 from conveyor.retry import RetryPolicy
 
@@ -33,6 +34,7 @@ class TaskOptions:
         timeout: seconds an attempt may run, ``None`` for no limit (default).
         retry: the backoff between attempts (default ``RetryPolicy()``).
         executor: ``"async"``/``"thread"`` (chosen from the function), or ``"process"``.
+        flow: rate, concurrency, fairness and uniqueness controls (``conveyor.flow``).
     """
 
     queue: str = "default"
@@ -41,6 +43,7 @@ class TaskOptions:
     timeout: float | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     executor: str = "async"
+    flow: FlowOptions = field(default_factory=FlowOptions)
 
     def __post_init__(self) -> None:
         if not self.queue:

@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -73,11 +74,38 @@ async def tally(payload: Tally, ctx: JobContext) -> None:
         await tx.execute(sql, params | {"failed": payload.failed, "cancelled": payload.cancelled})
 
 
+class Sync(BaseModel):
+    tenant: int
+    seconds: float
+
+
+async def financial_sync(payload: Sync, ctx: JobContext) -> None:
+    """One per tenant at a time: records when it ran, for the overlap check."""
+    started = time.time()
+    await asyncio.sleep(payload.seconds)
+    async with ctx.transaction() as tx:
+        if tx.dialect == "postgresql":
+            sql = (
+                "INSERT INTO e2e_runs (tenant, started, ended, pid) "
+                "VALUES (%(tenant)s, %(started)s, %(ended)s, %(pid)s)"
+            )
+        else:
+            sql = (
+                "INSERT INTO e2e_runs (tenant, started, ended, pid) "
+                "VALUES (:tenant, :started, :ended, :pid)"
+            )
+        params = {"tenant": payload.tenant, "started": started, "pid": os.getpid()}
+        await tx.execute(sql, params | {"ended": time.time()})
+
+
 def build(database_url: str | None = None) -> Conveyor:
     conveyor = Conveyor(database_url)
     conveyor.task(name="flow.write_items", max_attempts=5)(write_items)
     conveyor.task(name="flow.child", max_attempts=1)(child)
     conveyor.task(name="flow.tally")(tally)
+    conveyor.task(name="flow.sync", concurrency_key=lambda p: p.tenant, concurrency_limit=1)(
+        financial_sync
+    )
     return conveyor
 
 

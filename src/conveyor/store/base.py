@@ -52,6 +52,13 @@ class NewJob:
     idempotency_key: str | None = None
     timeout_seconds: float | None = None
     rerun_of: int | None = None
+    # Flow control (conveyor.flow), computed from the task's options and the payload.
+    concurrency_key: str | None = None
+    concurrency_limit: int | None = None
+    rate_key: str | None = None
+    rate_per_second: float | None = None
+    rate_burst: float | None = None
+    fairness_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,6 +447,17 @@ class Store(ScheduleStore, Protocol):
     async def cancel_batch(self, *, batch_id: int, now: datetime) -> list[int]:
         """Cancel the batch's unfinished children; returns their ids. Raises
         ``BatchNotFound``."""
+        ...
+
+    # -- flow control (conveyor.flow) ---------------------------------------------------
+
+    async def rate_bucket(self, *, key: str) -> dict[str, Any] | None:
+        """The token bucket of a rate key (``tokens``, ``rate_per_second``, ``burst``,
+        ``updated_at``) as last written, or ``None`` before its first token was taken."""
+        ...
+
+    async def running_with_key(self, *, key: str) -> list[int]:
+        """The ids of the running jobs that hold a concurrency key."""
         ...
 
     # -- item ledger (store/items.py) ---------------------------------------------------

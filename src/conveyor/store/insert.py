@@ -104,6 +104,12 @@ def jobs_json(jobs: Sequence[NewJob], now: datetime, encode_time: TimeEncoder) -
             "idempotency_key": job.idempotency_key,
             "timeout_seconds": job.timeout_seconds,
             "rerun_of": job.rerun_of,
+            "concurrency_key": job.concurrency_key,
+            "concurrency_limit": job.concurrency_limit,
+            "rate_key": job.rate_key,
+            "rate_per_second": job.rate_per_second,
+            "rate_burst": job.rate_burst,
+            "fairness_key": job.fairness_key,
         }
         for index, job in enumerate(jobs)
     ]

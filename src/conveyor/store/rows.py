@@ -55,6 +55,10 @@ def job_from_row(row: Mapping[str, Any], decode_time: TimeDecoder) -> Job:
         worker_id=row["worker_id"],
         # .get: rows of a database not yet migrated to 0004 lack the column.
         batch_id=row.get("batch_id"),
+        concurrency_key=row.get("concurrency_key"),
+        concurrency_limit=row.get("concurrency_limit"),
+        rate_key=row.get("rate_key"),
+        fairness_key=row.get("fairness_key"),
         schedule=_scheduled_from(row, decode_time),
     )
 

@@ -33,13 +33,19 @@ SELECT coalesce(max(version), 0) AS version FROM conveyor_migrations;
 -- (so a transactional enqueue that rolls back wakes nobody) and folds duplicates.
 WITH inserted AS (
     INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
-                               created_at, idempotency_key, timeout_seconds, rerun_of)
+                               created_at, idempotency_key, timeout_seconds, rerun_of,
+                               concurrency_key, concurrency_limit, rate_key, rate_per_second,
+                               rate_burst, fairness_key)
     SELECT x.task, x.queue, x.state, x.payload, x.priority, x.max_attempts, x.run_at,
-           %(now)s, x.idempotency_key, x.timeout_seconds, x.rerun_of
+           %(now)s, x.idempotency_key, x.timeout_seconds, x.rerun_of,
+           x.concurrency_key, x.concurrency_limit, x.rate_key, x.rate_per_second,
+           x.rate_burst, x.fairness_key
     FROM jsonb_to_recordset(%(jobs)s::jsonb) AS x(
         ord integer, task text, queue text, state text, payload jsonb, priority integer,
         max_attempts integer, run_at timestamptz, idempotency_key text,
-        timeout_seconds double precision, rerun_of bigint)
+        timeout_seconds double precision, rerun_of bigint, concurrency_key text,
+        concurrency_limit integer, rate_key text, rate_per_second double precision,
+        rate_burst double precision, fairness_key text)
     ORDER BY x.ord
     ON CONFLICT (task, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING *
@@ -65,6 +71,7 @@ WITH picked AS (
     WHERE state IN ('available', 'scheduled', 'retrying')
       AND queue = ANY(%(queues)s::text[])
       AND run_at <= %(now)s
+      AND concurrency_key IS NULL AND rate_key IS NULL AND fairness_key IS NULL
     ORDER BY priority, run_at, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -82,6 +89,7 @@ WITH picked AS (
     SELECT id FROM conveyor_jobs
     WHERE state IN ('available', 'scheduled', 'retrying')
       AND run_at <= %(now)s
+      AND concurrency_key IS NULL AND rate_key IS NULL AND fairness_key IS NULL
     ORDER BY priority, run_at, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -230,9 +238,12 @@ WHERE state = 'failed'
 -- Clone a final job into a new one; the clone carries no idempotency key (the original
 -- keeps it) and starts with a clean attempt count.
 INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
-                           created_at, timeout_seconds, rerun_of)
+                           created_at, timeout_seconds, rerun_of, concurrency_key,
+                           concurrency_limit, rate_key, rate_per_second, rate_burst,
+                           fairness_key)
 SELECT task, queue, 'available', payload, priority, max_attempts, %(now)s, %(now)s,
-       timeout_seconds, id
+       timeout_seconds, id, concurrency_key, concurrency_limit, rate_key, rate_per_second,
+       rate_burst, fairness_key
 FROM conveyor_jobs
 WHERE id = %(id)s AND state IN ('completed', 'failed', 'cancelled')
 RETURNING *;
@@ -343,12 +354,17 @@ WITH batch AS (
     RETURNING id
 ), inserted AS (
     INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
-                               created_at, timeout_seconds, batch_id)
+                               created_at, timeout_seconds, batch_id, concurrency_key,
+                               concurrency_limit, rate_key, rate_per_second, rate_burst,
+                               fairness_key)
     SELECT x.task, x.queue, x.state, x.payload, x.priority, x.max_attempts, x.run_at,
-           %(now)s, x.timeout_seconds, batch.id
+           %(now)s, x.timeout_seconds, batch.id, x.concurrency_key, x.concurrency_limit,
+           x.rate_key, x.rate_per_second, x.rate_burst, x.fairness_key
     FROM batch, jsonb_to_recordset(%(jobs)s::jsonb) AS x(
         ord integer, task text, queue text, state text, payload jsonb, priority integer,
-        max_attempts integer, run_at timestamptz, timeout_seconds double precision)
+        max_attempts integer, run_at timestamptz, timeout_seconds double precision,
+        concurrency_key text, concurrency_limit integer, rate_key text,
+        rate_per_second double precision, rate_burst double precision, fairness_key text)
     ORDER BY x.ord
     RETURNING queue, state
 ), notified AS (
@@ -522,3 +538,78 @@ WHERE recorded_at < %(before)s
       SELECT max(newer.fire_at) FROM conveyor_schedule_fires newer
       WHERE newer.schedule = conveyor_schedule_fires.schedule
         AND newer.tenant = conveyor_schedule_fires.tenant AND newer.kind = 'rule'));
+
+-- name: lock_flow_claims
+-- Flow claims (below) run one at a time across the cluster, each in a transaction that
+-- takes this lock first: the claim's snapshot then sees every earlier flow claim, so the
+-- running counts and bucket tokens it reads are exact. Plain claims never take it.
+SELECT pg_advisory_xact_lock(7164002316);
+
+-- name: claim_flow_jobs
+-- Claim up to %(limit)s due flow jobs (see migration 0006). Each waiting job is ranked
+-- within its concurrency key, its rate key and its fairness key; a job is admitted while
+-- its rank fits the key's free running slots and the bucket's whole tokens, and admitted
+-- jobs are taken round-robin across fairness keys (turn), within priority. A job that is
+-- not admitted stays as it is: no attempt counted. The state test in the UPDATE re-checks
+-- rows an admin changed since the snapshot (e.g. cancelled).
+WITH eligible AS (
+    SELECT id, priority, run_at, concurrency_key, concurrency_limit, rate_key,
+           rate_per_second, rate_burst,
+           row_number() OVER (PARTITION BY fairness_key ORDER BY priority, run_at, id) AS turn,
+           row_number() OVER (PARTITION BY concurrency_key ORDER BY priority, run_at, id)
+               AS key_rank,
+           row_number() OVER (PARTITION BY rate_key ORDER BY priority, run_at, id) AS rate_rank
+    FROM conveyor_jobs
+    WHERE state IN ('available', 'scheduled', 'retrying')
+      AND (concurrency_key IS NOT NULL OR rate_key IS NOT NULL OR fairness_key IS NOT NULL)
+      AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]))
+      AND run_at <= %(now)s
+), running AS (
+    SELECT concurrency_key, count(*) AS n FROM conveyor_jobs
+    WHERE state = 'running' AND concurrency_key IS NOT NULL
+    GROUP BY concurrency_key
+), picked AS (
+    SELECT e.id FROM eligible e
+    LEFT JOIN running r ON r.concurrency_key = e.concurrency_key
+    LEFT JOIN conveyor_rate_buckets b ON b.key = e.rate_key
+    WHERE (e.concurrency_key IS NULL OR e.key_rank + coalesce(r.n, 0) <= e.concurrency_limit)
+      AND (e.rate_key IS NULL OR e.rate_rank <= floor(coalesce(least(
+              e.rate_burst,
+              b.tokens + greatest(extract(epoch FROM (%(now)s::timestamptz - b.updated_at)), 0)
+                         * e.rate_per_second),
+              e.rate_burst)))
+    ORDER BY e.priority, e.turn, e.run_at, e.id
+    LIMIT %(limit)s
+)
+UPDATE conveyor_jobs j
+SET state = 'running', attempt = j.attempt + 1, started_at = %(now)s,
+    lease_token = gen_random_uuid(), lease_expires_at = %(expires_at)s,
+    worker_id = %(worker_id)s
+FROM picked
+WHERE j.id = picked.id AND j.state IN ('available', 'scheduled', 'retrying')
+RETURNING j.*;
+
+-- name: take_rate_tokens
+-- One token per claimed job of each rate key: refill the bucket for the time since its
+-- last update (up to its burst), then take them. A new bucket starts full.
+INSERT INTO conveyor_rate_buckets AS b (key, tokens, rate_per_second, burst, updated_at)
+SELECT rate_key, max(rate_burst) - count(*), max(rate_per_second), max(rate_burst), %(now)s
+FROM conveyor_jobs
+WHERE id = ANY(%(ids)s::bigint[]) AND rate_key IS NOT NULL
+GROUP BY rate_key
+ON CONFLICT (key) DO UPDATE
+SET tokens = least(excluded.burst,
+                   b.tokens + greatest(extract(epoch FROM (excluded.updated_at - b.updated_at)),
+                                       0) * excluded.rate_per_second)
+             - (excluded.burst - excluded.tokens),
+    rate_per_second = excluded.rate_per_second, burst = excluded.burst,
+    updated_at = greatest(b.updated_at, excluded.updated_at);
+
+-- name: get_rate_bucket
+SELECT * FROM conveyor_rate_buckets WHERE key = %(key)s;
+
+-- name: running_with_key
+-- The running jobs holding a concurrency key (what blocks a job waiting on it).
+SELECT id FROM conveyor_jobs
+WHERE state = 'running' AND concurrency_key = %(key)s
+ORDER BY id;

@@ -47,6 +47,7 @@ from conveyor.store.base import (
 from conveyor.store.batch import leases_json
 from conveyor.store.insert import BatchInsertPlan
 from conveyor.store.postgres.batches import PostgresBatches
+from conveyor.store.postgres.flow import PostgresFlow
 from conveyor.store.postgres.items import PostgresItemLedger
 from conveyor.store.postgres.schedules import PostgresSchedules
 from conveyor.store.postgres.transaction import PostgresTransaction
@@ -100,7 +101,7 @@ def _filter_params(f: JobFilter) -> dict[str, Any]:
     }
 
 
-class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches):
+class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, PostgresFlow):
     """The job store on PostgreSQL: SKIP LOCKED claims, batched fenced acks, a pool."""
 
     dialect = "postgresql"
@@ -274,6 +275,14 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches):
         if queues is not None:
             name, params["queues"] = "claim_jobs", list(queues)
         rows = await self._rows(name, params)
+        if len(rows) < limit:  # flow jobs fill what plain jobs left (store/postgres/flow.py)
+            try:
+                rows += await self._claim_flow({**params, "limit": limit - len(rows)})
+            except psycopg.Error as exc:
+                if not rows:
+                    raise _translate(exc, self.url) from exc
+                # The plain jobs are claimed (committed): hand them out, not lose them.
+                logging.getLogger("conveyor.store").warning("flow claim failed: %s", exc)
         return sorted(map(parse_row, rows), key=lambda j: (j.priority, j.run_at, j.id))
 
     async def ack_jobs(self, *, acks: Sequence[Ack], now: datetime) -> AckOutcome:

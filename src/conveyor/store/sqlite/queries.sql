@@ -32,12 +32,17 @@ SELECT coalesce(max(version), 0) AS version FROM conveyor_migrations;
 -- Insert a batch in input order (rowids follow it). "WHERE true" is required by SQLite's
 -- parser between an INSERT ... SELECT and its ON CONFLICT clause.
 INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
-                           created_at, idempotency_key, timeout_seconds, rerun_of)
+                           created_at, idempotency_key, timeout_seconds, rerun_of,
+                           concurrency_key, concurrency_limit, rate_key, rate_per_second,
+                           rate_burst, fairness_key)
 SELECT json_extract(value, '$.task'), json_extract(value, '$.queue'),
        json_extract(value, '$.state'), json_extract(value, '$.payload'),
        json_extract(value, '$.priority'), json_extract(value, '$.max_attempts'),
        json_extract(value, '$.run_at'), :now, json_extract(value, '$.idempotency_key'),
-       json_extract(value, '$.timeout_seconds'), json_extract(value, '$.rerun_of')
+       json_extract(value, '$.timeout_seconds'), json_extract(value, '$.rerun_of'),
+       json_extract(value, '$.concurrency_key'), json_extract(value, '$.concurrency_limit'),
+       json_extract(value, '$.rate_key'), json_extract(value, '$.rate_per_second'),
+       json_extract(value, '$.rate_burst'), json_extract(value, '$.fairness_key')
 FROM json_each(:jobs)
 WHERE true
 ORDER BY key
@@ -65,6 +70,7 @@ WHERE id IN (
     WHERE state IN ('available', 'scheduled', 'retrying')
       AND queue IN (SELECT value FROM json_each(:queues))
       AND run_at <= :now
+      AND concurrency_key IS NULL AND rate_key IS NULL AND fairness_key IS NULL
     ORDER BY priority, run_at, id
     LIMIT :limit
 )
@@ -81,6 +87,7 @@ WHERE id IN (
     SELECT id FROM conveyor_jobs INDEXED BY conveyor_jobs_claim_any_idx
     WHERE state IN ('available', 'scheduled', 'retrying')
       AND run_at <= :now
+      AND concurrency_key IS NULL AND rate_key IS NULL AND fairness_key IS NULL
     ORDER BY priority, run_at, id
     LIMIT :limit
 )
@@ -220,9 +227,12 @@ WHERE state = 'failed'
 
 -- name: rerun_job
 INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
-                           created_at, timeout_seconds, rerun_of)
+                           created_at, timeout_seconds, rerun_of, concurrency_key,
+                           concurrency_limit, rate_key, rate_per_second, rate_burst,
+                           fairness_key)
 SELECT task, queue, 'available', payload, priority, max_attempts, :now, :now,
-       timeout_seconds, id
+       timeout_seconds, id, concurrency_key, concurrency_limit, rate_key, rate_per_second,
+       rate_burst, fairness_key
 FROM conveyor_jobs
 WHERE id = :id AND state IN ('completed', 'failed', 'cancelled')
 RETURNING *;
@@ -326,12 +336,17 @@ RETURNING id AS batch_id;
 
 -- name: insert_batch_jobs
 INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
-                           created_at, timeout_seconds, batch_id)
+                           created_at, timeout_seconds, batch_id, concurrency_key,
+                           concurrency_limit, rate_key, rate_per_second, rate_burst,
+                           fairness_key)
 SELECT json_extract(value, '$.task'), json_extract(value, '$.queue'),
        json_extract(value, '$.state'), json_extract(value, '$.payload'),
        json_extract(value, '$.priority'), json_extract(value, '$.max_attempts'),
        json_extract(value, '$.run_at'), :now, json_extract(value, '$.timeout_seconds'),
-       :batch_id
+       :batch_id, json_extract(value, '$.concurrency_key'),
+       json_extract(value, '$.concurrency_limit'), json_extract(value, '$.rate_key'),
+       json_extract(value, '$.rate_per_second'), json_extract(value, '$.rate_burst'),
+       json_extract(value, '$.fairness_key')
 FROM json_each(:jobs)
 ORDER BY key;
 
@@ -489,3 +504,72 @@ WHERE recorded_at < :before
       SELECT max(newer.fire_at) FROM conveyor_schedule_fires newer
       WHERE newer.schedule = conveyor_schedule_fires.schedule
         AND newer.tenant = conveyor_schedule_fires.tenant AND newer.kind = 'rule'));
+
+-- name: lock_flow_claims
+-- The store's write transaction (BEGIN IMMEDIATE) already serialises every claim; this
+-- only echoes, so that both dialects define the same names.
+SELECT 1 AS locked;
+
+-- name: claim_flow_jobs
+-- Claim up to :limit due flow jobs; see the PostgreSQL query for how jobs are admitted
+-- and interleaved. One writer: what the subquery reads cannot change before the update.
+UPDATE conveyor_jobs
+SET state = 'running', attempt = attempt + 1, started_at = :now,
+    lease_token = lower(hex(randomblob(16))), lease_expires_at = :expires_at,
+    worker_id = :worker_id
+WHERE id IN (
+    SELECT e.id FROM (
+        SELECT id, priority, run_at, concurrency_key, concurrency_limit, rate_key,
+               rate_per_second, rate_burst,
+               row_number() OVER (PARTITION BY fairness_key ORDER BY priority, run_at, id)
+                   AS turn,
+               row_number() OVER (PARTITION BY concurrency_key ORDER BY priority, run_at, id)
+                   AS key_rank,
+               row_number() OVER (PARTITION BY rate_key ORDER BY priority, run_at, id)
+                   AS rate_rank
+        FROM conveyor_jobs INDEXED BY conveyor_jobs_flow_idx
+        WHERE state IN ('available', 'scheduled', 'retrying')
+          AND (concurrency_key IS NOT NULL OR rate_key IS NOT NULL OR fairness_key IS NOT NULL)
+          AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+          AND run_at <= :now
+    ) AS e
+    LEFT JOIN (
+        SELECT concurrency_key, count(*) AS n FROM conveyor_jobs
+        WHERE state = 'running' AND concurrency_key IS NOT NULL
+        GROUP BY concurrency_key
+    ) AS r ON r.concurrency_key = e.concurrency_key
+    LEFT JOIN conveyor_rate_buckets b ON b.key = e.rate_key
+    WHERE (e.concurrency_key IS NULL OR e.key_rank + coalesce(r.n, 0) <= e.concurrency_limit)
+      AND (e.rate_key IS NULL OR e.rate_rank <= coalesce(min(
+              e.rate_burst,
+              -- julianday differences carry ~50 us of float noise: round to 1 ms.
+              b.tokens + max(round((julianday(:now) - julianday(b.updated_at)) * 86400.0, 3),
+                             0) * e.rate_per_second),
+              e.rate_burst))
+    ORDER BY e.priority, e.turn, e.run_at, e.id
+    LIMIT :limit
+)
+RETURNING *;
+
+-- name: take_rate_tokens
+INSERT INTO conveyor_rate_buckets AS b (key, tokens, rate_per_second, burst, updated_at)
+SELECT rate_key, max(rate_burst) - count(*), max(rate_per_second), max(rate_burst), :now
+FROM conveyor_jobs
+WHERE id IN (SELECT value FROM json_each(:ids)) AND rate_key IS NOT NULL
+GROUP BY rate_key
+ON CONFLICT (key) DO UPDATE
+SET tokens = min(excluded.burst,
+                 b.tokens + max(round((julianday(excluded.updated_at)
+                                       - julianday(b.updated_at)) * 86400.0, 3), 0)
+                            * excluded.rate_per_second)
+             - (excluded.burst - excluded.tokens),
+    rate_per_second = excluded.rate_per_second, burst = excluded.burst,
+    updated_at = max(b.updated_at, excluded.updated_at);
+
+-- name: get_rate_bucket
+SELECT * FROM conveyor_rate_buckets WHERE key = :key;
+
+-- name: running_with_key
+SELECT id FROM conveyor_jobs
+WHERE state = 'running' AND concurrency_key = :key
+ORDER BY id;

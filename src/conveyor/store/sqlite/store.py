@@ -49,6 +49,7 @@ from conveyor.store.insert import BatchInsertPlan
 from conveyor.store.rows import job_from_row, worker_from_row
 from conveyor.store.sql import load_migrations, load_queries
 from conveyor.store.sqlite.batches import SqliteBatches
+from conveyor.store.sqlite.flow import SqliteFlow
 from conveyor.store.sqlite.items import SqliteItemLedger
 from conveyor.store.sqlite.schedules import SqliteSchedules
 from conveyor.store.sqlite.transaction import SqliteTransaction
@@ -143,7 +144,7 @@ def _filter_params(f: JobFilter) -> dict[str, Any]:
     }
 
 
-class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches):
+class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
     """The embedded job store on one SQLite file (WAL mode)."""
 
     dialect = "sqlite"
@@ -351,7 +352,14 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches):
         name = "claim_jobs_any_queue"
         if queues is not None:
             name, params["queues"] = "claim_jobs", json.dumps(list(queues))
-        rows = await self._write(lambda c: self._rows(c, name, params))
+
+        def run(conn: sqlite3.Connection) -> list[Row]:
+            rows = self._rows(conn, name, params)
+            if len(rows) < limit:  # flow jobs fill what plain jobs left (store/sqlite/flow.py)
+                rows += self._claim_flow(conn, {**params, "limit": limit - len(rows)})
+            return rows
+
+        rows = await self._write(run)
         return sorted(map(parse_row, rows), key=lambda j: (j.priority, j.run_at, j.id))
 
     async def ack_jobs(self, *, acks: Sequence[Ack], now: datetime) -> AckOutcome:
