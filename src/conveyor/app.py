@@ -19,6 +19,7 @@ from conveyor.errors import (
     PayloadInvalid,
     TaskNotFound,
 )
+from conveyor.explain import Explanation, explain
 from conveyor.flow import FlowOptions, KeyFn, Rate
 from conveyor.hooks import Hook, HookKind, Hooks
 from conveyor.job import Job, JobState
@@ -631,6 +632,16 @@ class Conveyor:
         store = await self.store()
         await store.cancel_batch(batch_id=batch_id, now=self.clock.now())
         return await store.get_batch(batch_id=batch_id)
+
+    # -- why is it waiting (conveyor.explain) -------------------------------------------
+
+    async def explain(self, job_id: int) -> Explanation:
+        """Why job ``job_id`` is not running now, and until when where that is known
+        (see ``conveyor.explain`` for the reasons). Raises ``JobNotFound``."""
+        store = await self.store()
+        job = await store.get_job(job_id=job_id)
+        ttl = timedelta(seconds=self.settings.lease_ttl_seconds)
+        return await explain(store, job, now=self.clock.now(), lease_ttl=ttl)
 
     # -- item ledger (conveyor.ledger) --------------------------------------------------
 

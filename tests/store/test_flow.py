@@ -52,7 +52,7 @@ async def test_rate_tokens_refill_over_time_up_to_the_burst(store: Store) -> Non
 
     assert [len(at_start), len(same_moment), len(one_second), len(long_idle)] == [2, 0, 1, 2]
     bucket = await store.rate_bucket(key="mail")
-    assert bucket is not None and float(bucket["tokens"]) == 0.0
+    assert bucket is not None and bucket.tokens == 0.0 and bucket.burst == 2.0
 
 
 async def test_each_rate_key_has_its_own_bucket(store: Store) -> None:

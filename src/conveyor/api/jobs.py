@@ -70,8 +70,16 @@ def jobs_router(app: Conveyor, auth: Authenticator) -> APIRouter:
         return JobPage(jobs=[j.to_json() for j in page.jobs], next_after=page.next_after)
 
     @router.get("/jobs/{job_id}", summary="One job", dependencies=read)
-    async def get_job(job_id: JobId) -> JobJson:
-        return (await app.get_job(job_id)).to_json()
+    async def get_job(
+        job_id: JobId,
+        explain: Annotated[
+            bool, Query(description="Add `explain`: why the job is not running (and until when).")
+        ] = False,
+    ) -> JobJson:
+        data = (await app.get_job(job_id)).to_json()
+        if explain:
+            data["explain"] = (await app.explain(job_id)).to_json()
+        return data
 
     @router.post(
         "/jobs/{job_id}/cancel", summary="Cancel a job that has not finished", dependencies=admin

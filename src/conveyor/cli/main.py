@@ -192,6 +192,31 @@ def _job_command(name: str, action: str, help_text: str) -> None:
             print_job(console, job)
 
 
+@jobs.command("why")
+@click.argument("job_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@run
+async def why(ctx: click.Context, job_id: int, as_json: bool) -> None:
+    """Say why a job is not running (scheduled, backing off, rate limit, concurrency key,
+    no worker for its queue, stale lease ...), and until when where known."""
+    app = app_from(ctx)
+    try:
+        explanation = await app.explain(job_id)
+    finally:
+        await app.close()
+    if as_json:
+        print_json(explanation.to_json())
+        return
+    until = "" if explanation.until is None else f" (until {explanation.until.isoformat()})"
+    console.print(
+        f"job {job_id} [{explanation.state.value}] {explanation.reason}: "
+        f"{explanation.message}{until}",
+        highlight=False,
+        markup=False,
+    )
+
+
 _job_command("show", "show", "Show one job.")
 _job_command("cancel", "cancel", "Cancel a job that has not finished.")
 _job_command("retry", "retry", "Make a failed or cancelled job available again.")

@@ -184,6 +184,22 @@ class WorkerInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class RateBucket:
+    """A rate key's token bucket as last written: ``tokens`` as of ``updated_at``."""
+
+    key: str
+    tokens: float
+    rate_per_second: float
+    burst: float
+    updated_at: datetime
+
+    def tokens_at(self, now: datetime) -> float:
+        """The tokens it holds at ``now``: refilled at the rate, up to the burst."""
+        elapsed = max((now - self.updated_at).total_seconds(), 0.0)
+        return min(self.burst, self.tokens + elapsed * self.rate_per_second)
+
+
+@dataclass(frozen=True, slots=True)
 class SqlStatement:
     """A statement and its parameters, ready for a DB-API cursor of the store's dialect."""
 
@@ -451,9 +467,8 @@ class Store(ScheduleStore, Protocol):
 
     # -- flow control (conveyor.flow) ---------------------------------------------------
 
-    async def rate_bucket(self, *, key: str) -> dict[str, Any] | None:
-        """The token bucket of a rate key (``tokens``, ``rate_per_second``, ``burst``,
-        ``updated_at``) as last written, or ``None`` before its first token was taken."""
+    async def rate_bucket(self, *, key: str) -> RateBucket | None:
+        """The token bucket of a rate key, or ``None`` before its first token was taken."""
         ...
 
     async def running_with_key(self, *, key: str) -> list[int]:
@@ -479,3 +494,13 @@ class Store(ScheduleStore, Protocol):
     ) -> ItemPage:
         """One page of a ledger's items in key order, optionally of one outcome."""
         ...
+
+
+def bucket_from_row(row: Mapping[str, Any], decode_time: Callable[[Any], datetime]) -> RateBucket:
+    return RateBucket(
+        key=str(row["key"]),
+        tokens=float(row["tokens"]),
+        rate_per_second=float(row["rate_per_second"]),
+        burst=float(row["burst"]),
+        updated_at=decode_time(row["updated_at"]),
+    )

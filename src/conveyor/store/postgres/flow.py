@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -10,6 +11,7 @@ from psycopg.rows import dict_row
 from psycopg.types.string import TextLoader
 from psycopg_pool import AsyncConnectionPool
 
+from conveyor.store.base import RateBucket, bucket_from_row
 from conveyor.store.sql import load_queries
 
 QUERIES = load_queries("conveyor.store.postgres")
@@ -42,9 +44,13 @@ class PostgresFlow:
                 await cur.execute(QUERIES["take_rate_tokens"], {"ids": rated, "now": params["now"]})
             return rows
 
-    async def rate_bucket(self, *, key: str) -> Row | None:
+    @staticmethod
+    def _when(value: Any) -> datetime:
+        raise NotImplementedError  # PostgresStore's
+
+    async def rate_bucket(self, *, key: str) -> RateBucket | None:
         rows = await self._rows("get_rate_bucket", {"key": key})
-        return rows[0] if rows else None
+        return bucket_from_row(rows[0], self._when) if rows else None
 
     async def running_with_key(self, *, key: str) -> list[int]:
         return [int(r["id"]) for r in await self._rows("running_with_key", {"key": key})]

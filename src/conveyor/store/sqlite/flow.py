@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
+
+from conveyor.store.base import RateBucket, bucket_from_row
 
 T = TypeVar("T")
 Row = dict[str, Any]
@@ -30,9 +33,13 @@ class SqliteFlow:
             self._rows(conn, "take_rate_tokens", {"ids": json.dumps(rated), "now": params["now"]})
         return rows
 
-    async def rate_bucket(self, *, key: str) -> Row | None:
+    @staticmethod
+    def _when(value: Any) -> datetime:
+        raise NotImplementedError  # SqliteStore's
+
+    async def rate_bucket(self, *, key: str) -> RateBucket | None:
         rows = await self._read(lambda c: self._rows(c, "get_rate_bucket", {"key": key}))
-        return rows[0] if rows else None
+        return bucket_from_row(rows[0], self._when) if rows else None
 
     async def running_with_key(self, *, key: str) -> list[int]:
         rows = await self._read(lambda c: self._rows(c, "running_with_key", {"key": key}))
