@@ -19,6 +19,10 @@ from conveyor.errors import (
     JobNotFound,
     MigrationRequired,
     PayloadInvalid,
+    ScheduleDeclaredInCode,
+    ScheduleExists,
+    ScheduleInvalid,
+    ScheduleNotFound,
     StoreUnavailable,
     TaskNotFound,
 )
@@ -28,7 +32,11 @@ log = logging.getLogger("conveyor.api")
 # Most specific first: the first class that matches decides.
 ERROR_TABLE: list[tuple[type[ConveyorError], int, str]] = [
     (PayloadInvalid, 422, "payload_invalid"),
+    (ScheduleInvalid, 422, "schedule_invalid"),
     (InvalidArgument, 422, "invalid_argument"),
+    (ScheduleNotFound, 404, "schedule_not_found"),
+    (ScheduleExists, 409, "schedule_exists"),
+    (ScheduleDeclaredInCode, 409, "schedule_declared_in_code"),
     (TaskNotFound, 404, "task_not_found"),
     (JobNotFound, 404, "job_not_found"),
     (BatchNotFound, 404, "batch_not_found"),
@@ -75,6 +83,8 @@ def _details(exc: ConveyorError) -> Any:
         return {"job_id": exc.job_id, "state": exc.state, "action": exc.action}
     if isinstance(exc, InvalidArgument):
         return {"field": exc.field}
+    if isinstance(exc, ScheduleNotFound | ScheduleExists | ScheduleDeclaredInCode):
+        return {"schedule": exc.name}
     return None
 
 

@@ -16,6 +16,7 @@ from rich.console import Console
 from conveyor.app import Conveyor
 from conveyor.cli.loading import load_app
 from conveyor.cli.render import jobs_table, print_job, print_json
+from conveyor.cli.schedules import schedules_group
 from conveyor.errors import (
     ConfigurationError,
     ConveyorError,
@@ -327,6 +328,9 @@ async def demo(ctx: click.Context) -> None:
     from conveyor.cli.demo import run_demo
 
     await run_demo(app_from(ctx), console)
+
+
+cli.add_command(schedules_group(run, app_from, console))
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
@@ -9,7 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 
-from conveyor.errors import ConfigurationError, InvalidArgument, ScheduleDeclaredInCode
+from conveyor.errors import (
+    ConfigurationError,
+    InvalidArgument,
+    PayloadInvalid,
+    ScheduleDeclaredInCode,
+)
 from conveyor.job import Job
 from conveyor.scheduler.definition import Declared, TenantSource, make_spec, rule_of
 from conveyor.store.schedule import ScheduleInfo
@@ -104,10 +110,14 @@ class ScheduleAdmin:
             payload = {}
         if isinstance(payload, pydantic.BaseModel):
             payload = payload.model_dump(mode="json")
-        if not validate:
-            return dict(payload)
-        validated: dict[str, Any] = task.validate(payload).model_dump(mode="json")
-        return validated
+        if validate:
+            payload = task.validate(payload).model_dump(mode="json")
+        # PostgreSQL cannot store NUL in jsonb: refuse it here, on both stores alike.
+        if "\\u0000" in json.dumps(payload):
+            raise PayloadInvalid(
+                task.name, [{"loc": [], "msg": "strings must not contain NUL characters"}]
+            )
+        return dict(payload)
 
     # -- stored ---------------------------------------------------------------------------
 

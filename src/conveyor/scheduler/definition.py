@@ -71,8 +71,10 @@ def make_spec(
     except ValueError:
         known = ", ".join(c.value for c in CatchUp)
         raise InvalidArgument("catch_up", f"must be one of {known}") from None
-    if queue is not None and not queue:
-        raise InvalidArgument("queue", "must not be empty")
+    if queue is not None and (not queue or "\x00" in queue):
+        raise InvalidArgument("queue", "must not be empty nor contain NUL characters")
+    if priority is not None and not -(2**31) <= priority < 2**31:
+        raise InvalidArgument("priority", "must fit in a 32-bit integer")
     anchor = None
     interval = None
     if cron is not None:
@@ -90,9 +92,10 @@ def make_spec(
         if interval <= timedelta(0) or interval > MAX_EVERY:
             raise InvalidArgument("every", f"must be positive and at most {MAX_EVERY.days} days")
         delay = None if initial_delay is None else _duration("initial_delay", initial_delay)
-        if delay is not None and (delay < timedelta(0) or run_immediately):
+        if delay is not None and (delay < timedelta(0) or delay > MAX_EVERY or run_immediately):
             raise InvalidArgument(
-                "initial_delay", "must not be negative, nor given with run_immediately"
+                "initial_delay",
+                f"must be 0 to {MAX_EVERY.days} days, and not given with run_immediately",
             )
         # The first fire: at once, after the initial delay, or one interval from now.
         anchor = now if run_immediately else now + (interval if delay is None else delay)

@@ -88,6 +88,36 @@ class ScheduleInfo:
     def name(self) -> str:
         return self.spec.name
 
+    def to_json(self) -> dict[str, Any]:
+        """The schedule as the API and the CLI's ``--json`` show it."""
+        spec = self.spec
+
+        def iso(moment: datetime | None) -> str | None:
+            return None if moment is None else moment.isoformat()
+
+        return {
+            "name": spec.name,
+            "task": spec.task,
+            "cron": spec.cron,
+            "every_seconds": None if spec.every is None else spec.every.total_seconds(),
+            "timezone": spec.timezone,
+            "payload": spec.payload,
+            "queue": spec.queue,
+            "priority": spec.priority,
+            "catch_up": spec.catch_up.value,
+            "allow_overlap": spec.allow_overlap,
+            "run_on_startup": spec.run_on_startup,
+            "per_tenant": spec.per_tenant,
+            "source": spec.source,
+            "paused": self.paused,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "next_fire_at": iso(self.next_fire_at),
+            "last_fire_at": iso(self.last_fire_at),
+            "last_job_id": self.last_job_id,
+            "last_job_state": None if self.last_job_state is None else self.last_job_state.value,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Fire:
