@@ -1,0 +1,59 @@
+"""``conveyor schedules …`` as a real subprocess against a real store."""
+
+from __future__ import annotations
+
+import json
+
+from tests.cli.test_cli import conveyor  # noqa: F401  (the fixture)
+
+PAYLOAD = json.dumps(
+    {
+        "customer_email": "ana@example.com",
+        "customer_name": "Ana",
+        "wash": "deluxe",
+        "amount_cents": 2499,
+    }
+)
+
+
+def test_create_list_pause_trigger_delete(conveyor) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    created = conveyor(
+        "schedules", "create", "nightly", "receipts.send",
+        "--cron", "0 2 * * *", "--timezone", "America/Chicago", "--payload", PAYLOAD, "--json",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["timezone"] == "America/Chicago"
+
+    listed = conveyor("schedules", "list", "--json")
+    assert [s["name"] for s in json.loads(listed.stdout)] == ["nightly"]
+    assert "nightly" in conveyor("schedules", "list").stdout
+
+    assert conveyor("schedules", "pause", "nightly").returncode == 0
+    shown = json.loads(conveyor("schedules", "show", "nightly", "--json").stdout)
+    assert shown["paused"] is True
+    assert conveyor("schedules", "resume", "nightly").returncode == 0
+    updated = conveyor("schedules", "update", "nightly", "--every", "3600", "--json")
+    assert json.loads(updated.stdout)["every_seconds"] == 3600.0
+
+    triggered = conveyor("schedules", "trigger", "nightly", "--json")
+    assert triggered.returncode == 0, triggered.stderr
+    [job] = json.loads(triggered.stdout)
+    assert job["schedule"]["name"] == "nightly"
+
+    assert conveyor("schedules", "delete", "nightly").returncode == 0
+    missing = conveyor("schedules", "show", "nightly")
+    assert missing.returncode == 1 and "nightly" in missing.stderr
+
+
+def test_invalid_cron_or_zone_exits_2_with_a_clear_message(conveyor) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    bad_cron = conveyor(
+        "schedules", "create", "x", "receipts.send", "--cron", "0 2 * *", "--payload", PAYLOAD
+    )
+    assert bad_cron.returncode == 2
+    assert "invalid cron expression" in bad_cron.stderr and "Traceback" not in bad_cron.stderr
+    bad_zone = conveyor(
+        "schedules", "create", "x", "receipts.send", "--cron", "0 2 * * *",
+        "--timezone", "Atlantis/Capital", "--payload", PAYLOAD,
+    )  # fmt: skip
+    assert bad_zone.returncode == 2 and "unknown time zone" in bad_zone.stderr
+    assert json.loads(conveyor("schedules", "list", "--json").stdout) == []
