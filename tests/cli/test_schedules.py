@@ -16,18 +16,25 @@ PAYLOAD = json.dumps(
 )
 
 
-def test_create_list_pause_trigger_delete(conveyor) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def create(conveyor, *extra: str):  # type: ignore[no-untyped-def]  # noqa: F811
     created = conveyor(
-        "schedules", "create", "nightly", "receipts.send",
-        "--cron", "0 2 * * *", "--timezone", "America/Chicago", "--payload", PAYLOAD, "--json",
+        "schedules", "create", "nightly", "receipts.send", "--cron", "0 2 * * *",
+        "--payload", PAYLOAD, *extra,
     )  # fmt: skip
     assert created.returncode == 0, created.stderr
-    assert json.loads(created.stdout)["timezone"] == "America/Chicago"
+    return created
 
+
+def test_create_and_list(conveyor) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    created = create(conveyor, "--timezone", "America/Chicago", "--json")
+    assert json.loads(created.stdout)["timezone"] == "America/Chicago"
     listed = conveyor("schedules", "list", "--json")
     assert [s["name"] for s in json.loads(listed.stdout)] == ["nightly"]
     assert "nightly" in conveyor("schedules", "list").stdout
 
+
+def test_pause_resume_update(conveyor) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    create(conveyor)
     assert conveyor("schedules", "pause", "nightly").returncode == 0
     shown = json.loads(conveyor("schedules", "show", "nightly", "--json").stdout)
     assert shown["paused"] is True
@@ -35,11 +42,13 @@ def test_create_list_pause_trigger_delete(conveyor) -> None:  # type: ignore[no-
     updated = conveyor("schedules", "update", "nightly", "--every", "3600", "--json")
     assert json.loads(updated.stdout)["every_seconds"] == 3600.0
 
+
+def test_trigger_and_delete(conveyor) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    create(conveyor)
     triggered = conveyor("schedules", "trigger", "nightly", "--json")
     assert triggered.returncode == 0, triggered.stderr
     [job] = json.loads(triggered.stdout)
     assert job["schedule"]["name"] == "nightly"
-
     assert conveyor("schedules", "delete", "nightly").returncode == 0
     missing = conveyor("schedules", "show", "nightly")
     assert missing.returncode == 1 and "nightly" in missing.stderr

@@ -17,7 +17,13 @@ from conveyor.errors import (
     ScheduleDeclaredInCode,
 )
 from conveyor.job import Job
-from conveyor.scheduler.definition import Declared, TenantSource, make_spec, rule_of
+from conveyor.scheduler.definition import (
+    Declared,
+    TenantSource,
+    make_spec,
+    reanchored,
+    rule_of,
+)
 from conveyor.store.schedule import ScheduleInfo
 
 if TYPE_CHECKING:
@@ -182,10 +188,8 @@ class ScheduleAdmin:
             now=now,
             **merged,
         )
-        if not {"every", "run_immediately", "initial_delay"} & set(changes):
-            spec = replace(spec, anchor_at=old.anchor_at if spec.every == old.every else None)
-            if spec.every is not None and spec.anchor_at is None:
-                spec = replace(spec, anchor_at=now + spec.every)
+        if not {"run_immediately", "initial_delay"} & set(changes):
+            spec = reanchored(spec, old)  # an unchanged interval keeps its grid
         return self._with_next(await store.update_schedule(spec=spec, now=now))
 
     async def delete(self, name: str) -> None:
