@@ -229,7 +229,7 @@ async def test_delete_forgets_the_schedule_and_its_fires(store: Store) -> None:
     assert fresh.outcome is FireOutcome.MISSED, "a re-created schedule starts afresh"
 
 
-async def test_prune_fires_keeps_each_rules_newest(store: Store) -> None:
+async def test_pruning_fires_keeps_each_rules_cursor(store: Store) -> None:
     await store.create_schedule(spec=CRON, now=NOW)
     for hours in range(3):
         moment = NOW + timedelta(hours=hours)
@@ -239,6 +239,15 @@ async def test_prune_fires_keeps_each_rules_newest(store: Store) -> None:
     await store.record_fire(
         fire=Fire("nightly", NOW, kind="manual"), job=None, allow_overlap=True, now=NOW
     )
-    pruned = await store.prune_fires(before=NOW + timedelta(days=1))
-    assert pruned == 3
+    pruned = await store.prune_fires(before=NOW + timedelta(hours=1))
+    assert pruned == 2
     assert await store.latest_fires() == {("nightly", ""): NOW + timedelta(hours=2)}
+    assert await store.prune_fires(before=NOW + timedelta(days=1)) == 2
+    assert await store.latest_fires() == {("nightly", ""): NOW + timedelta(hours=2)}
+    again = await store.record_fire(
+        fire=Fire("nightly", NOW + timedelta(hours=1)), job=None, allow_overlap=True, now=NOW
+    )
+    assert again.outcome is FireOutcome.MISSED, "a pruned fire can be recorded again"
+    assert await store.latest_fires() == {("nightly", ""): NOW + timedelta(hours=2)}, (
+        "a cursor never moves back"
+    )

@@ -26,6 +26,9 @@ class MaintenanceOptions:
         batch_size: rows per delete, so no delete holds its locks for long (1,000).
         dead_worker_after: a worker silent this long is marked dead (default 60 s).
         worker_retention: stopped and dead workers are forgotten after this (1 day).
+        fire_retention: fire records (the once-only keys of schedule fires) are kept this
+            long (1 day: far longer than any scheduler takes to decide a fire; the jobs
+            keep their schedule and fire time for as long as the job retention says).
     """
 
     interval: timedelta = timedelta(seconds=60)
@@ -33,6 +36,7 @@ class MaintenanceOptions:
     batch_size: int = 1000
     dead_worker_after: timedelta = timedelta(seconds=60)
     worker_retention: timedelta = timedelta(days=1)
+    fire_retention: timedelta = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +82,7 @@ class Maintenance:
                 if batch < self.options.batch_size:
                     break
                 await asyncio.sleep(0)  # let the process's other work run between batches
-            fires = await store.prune_fires(before=before)
+        fires = await store.prune_fires(before=now - self.options.fire_retention)
         dead = await store.mark_dead_workers(before=now - self.options.dead_worker_after, now=now)
         forgotten = await store.prune_workers(before=now - self.options.worker_retention)
         if pruned or dead:

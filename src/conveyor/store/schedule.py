@@ -227,5 +227,5 @@ class ScheduleStore(Protocol):
         ...
 
     async def prune_fires(self, *, before: datetime) -> int:
-        """Forget fires recorded before ``before``, keeping each rule's newest."""
+        """Forget fires recorded before ``before`` (each rule's cursor is kept apart)."""
         ...

@@ -80,6 +80,7 @@ class PostgresSchedules:
     async def delete_schedules(self, *, names: Sequence[str]) -> int:
         async with self._transaction() as cur:
             await cur.execute(QUERIES["delete_schedule_fires"], {"names": list(names)})
+            await cur.execute(QUERIES["delete_schedule_cursors"], {"names": list(names)})
             await cur.execute(QUERIES["delete_schedules"], {"names": list(names)})
             return max(cur.rowcount, 0)
 
@@ -106,6 +107,8 @@ class PostgresSchedules:
             await cur.execute(QUERIES["insert_fire"], {**key, "outcome": outcome, "now": now})
             if not await cur.fetchall():
                 return FireResult(FireOutcome.DUPLICATE)
+            if fire.kind == "rule":
+                await cur.execute(QUERIES["advance_cursor"], key)
             if job is None:
                 return FireResult(FireOutcome.MISSED)
             if not allow_overlap:

@@ -438,28 +438,36 @@ DELETE FROM conveyor_schedule_fires WHERE schedule IN (SELECT value FROM json_ea
 DELETE FROM conveyor_schedules WHERE name IN (SELECT value FROM json_each(:names));
 
 -- name: list_schedules
--- Each schedule with its most recently enqueued fire and that job's state now.
-WITH last AS (
-    SELECT schedule, fire_at, job_id,
-           row_number() OVER (PARTITION BY schedule
-                              ORDER BY recorded_at DESC, fire_at DESC) AS position
-    FROM conveyor_schedule_fires
-    WHERE outcome = 'enqueued' AND (:name IS NULL OR schedule = :name)
-)
-SELECT s.*, last.fire_at AS last_fire_at, last.job_id AS last_job_id,
-       j.state AS last_job_state
-FROM conveyor_schedules s
-LEFT JOIN last ON last.schedule = s.name AND last.position = 1
-LEFT JOIN conveyor_jobs j ON j.id = last.job_id
-WHERE :name IS NULL OR s.name = :name
-ORDER BY s.name;
+-- Each schedule with its most recently enqueued fire and that job's state now (the
+-- subqueries read conveyor_schedule_fires_last_idx backwards, one row per schedule).
+SELECT t.*, j.state AS last_job_state
+FROM (
+    SELECT s.*,
+           (SELECT f.fire_at FROM conveyor_schedule_fires f
+            WHERE f.schedule = s.name AND f.outcome = 'enqueued'
+            ORDER BY f.recorded_at DESC, f.fire_at DESC LIMIT 1) AS last_fire_at,
+           (SELECT f.job_id FROM conveyor_schedule_fires f
+            WHERE f.schedule = s.name AND f.outcome = 'enqueued'
+            ORDER BY f.recorded_at DESC, f.fire_at DESC LIMIT 1) AS last_job_id
+    FROM conveyor_schedules s
+    WHERE :name IS NULL OR s.name = :name
+) t
+LEFT JOIN conveyor_jobs j ON j.id = t.last_job_id
+ORDER BY t.name;
 
 -- name: latest_fires
 -- Each (schedule, tenant)'s cursor: the newest fire time of its rule that was decided.
-SELECT schedule, tenant, max(fire_at) AS fire_at
-FROM conveyor_schedule_fires
-WHERE kind = 'rule'
-GROUP BY schedule, tenant;
+SELECT schedule, tenant, fire_at FROM conveyor_schedule_cursors;
+
+-- name: advance_cursor
+-- Move a cursor forward (never back: fires may be decided out of order by two schedulers).
+INSERT INTO conveyor_schedule_cursors (schedule, tenant, fire_at)
+VALUES (:schedule, :tenant, :fire_at)
+ON CONFLICT (schedule, tenant) DO UPDATE
+SET fire_at = max(conveyor_schedule_cursors.fire_at, excluded.fire_at);
+
+-- name: delete_schedule_cursors
+DELETE FROM conveyor_schedule_cursors WHERE schedule IN (SELECT value FROM json_each(:names));
 
 -- name: insert_fire
 -- Claim one fire. The primary key makes this the cluster-wide "exactly once": a second
@@ -497,13 +505,8 @@ WHERE name = :name AND (startup_fired_at IS NULL OR startup_fired_at < :since)
 RETURNING name;
 
 -- name: prune_fires
--- Forget fires recorded before :before, except each rule's newest (its cursor).
-DELETE FROM conveyor_schedule_fires
-WHERE recorded_at < :before
-  AND (kind <> 'rule' OR fire_at < (
-      SELECT max(newer.fire_at) FROM conveyor_schedule_fires newer
-      WHERE newer.schedule = conveyor_schedule_fires.schedule
-        AND newer.tenant = conveyor_schedule_fires.tenant AND newer.kind = 'rule'));
+-- Forget fires recorded before :before: the cursors keep where each rule is.
+DELETE FROM conveyor_schedule_fires WHERE recorded_at < :before;
 
 -- name: lock_flow_claims
 -- The store's write transaction (BEGIN IMMEDIATE) already serialises every claim; this

@@ -88,6 +88,7 @@ class SqliteSchedules:
         def run(conn: sqlite3.Connection) -> int:
             # Foreign keys are off in SQLite: the fires go explicitly, as on PostgreSQL.
             conn.execute(QUERIES["delete_schedule_fires"], params)
+            conn.execute(QUERIES["delete_schedule_cursors"], params)
             return conn.execute(QUERIES["delete_schedules"], params).rowcount
 
         return await self._write(run)
@@ -117,6 +118,8 @@ class SqliteSchedules:
             claim = {**key, "outcome": outcome.value, "now": _encode_time(now)}
             if not _rows(conn, "insert_fire", claim):
                 return FireResult(FireOutcome.DUPLICATE)
+            if fire.kind == "rule":
+                conn.execute(QUERIES["advance_cursor"], key)
             if plan is None:
                 return FireResult(FireOutcome.MISSED)
             if not allow_overlap and _rows(conn, "unfinished_schedule_job", key):
