@@ -75,3 +75,22 @@ async def test_trigger_now_fires_each_tenant_or_one(app: Conveyor, clock: Frozen
 def test_per_tenant_task_needs_the_tenant_field(app: Conveyor) -> None:
     with pytest.raises(ConfigurationError, match="no field 'tenant'"):
         app.schedule("tenant_sync", cron="0 2 * * *", per_tenant=list, tenant_field="tenant")
+
+
+async def test_the_tenant_source_is_read_once_per_refresh_window(
+    app: Conveyor, clock: FrozenClock
+) -> None:
+    calls: list[int] = []
+
+    def tenants() -> list[tuple[int, str]]:
+        calls.append(1)
+        return [(1, "UTC")]
+
+    app.schedule("tenant_sync", cron="* * * * *", per_tenant=tenants)
+    sched = scheduler(app)  # tenant_refresh: 30 s
+    await sched.start()
+    for _ in range(4):
+        clock.advance(timedelta(seconds=10))
+        await sched.tick()
+    assert len(calls) == 2  # at 10 s, then at 40 s
+    assert len(await fired_jobs(app)) == 0  # the first fire is at 12:01

@@ -45,6 +45,8 @@ class SchedulerOptions:
         catch_up_limit: most missed fires ``catch_up="all"`` enqueues (default 100).
         startup_window: schedulers starting within this of each other share one
             run-on-startup fire (default 60 s).
+        tenant_refresh: how long a per-tenant schedule's tenant list is reused before its
+            ``per_tenant`` source is called again (default 30 s; triggers always call it).
         maintenance: run pruning and dead-worker cleanup (default on), see
             ``MaintenanceOptions``.
     """
@@ -53,6 +55,7 @@ class SchedulerOptions:
     grace: timedelta = DEFAULT_GRACE
     catch_up_limit: int = DEFAULT_CATCH_UP_LIMIT
     startup_window: timedelta = timedelta(seconds=60)
+    tenant_refresh: timedelta = timedelta(seconds=30)
     maintenance: MaintenanceOptions | None = None
 
 
@@ -74,6 +77,7 @@ class Scheduler:
         self._stopping = asyncio.Event()
         self._warned: set[str] = set()
         self._tenant_seen: dict[tuple[str, str], datetime] = {}
+        self._tenant_lists: dict[str, tuple[datetime, list[Target]]] = {}
         self._next_due: datetime | None = None
         self.maintenance = Maintenance(app, self.options.maintenance)
 
@@ -214,7 +218,7 @@ class Scheduler:
         store = await self.app.store()
         now = self.app.clock.now()
         results = []
-        for target in await self.targets(info):
+        for target in await self.targets(info, fresh=True):
             if tenant is not None and target.key != tenant:
                 continue
             fire = Fire(info.name, now, target.key, kind=kind)
@@ -249,10 +253,20 @@ class Scheduler:
         declared = self.app.declared_schedules.get(info.name)
         return declared if declared is not None and declared.per_tenant is not None else None
 
-    async def targets(self, info: ScheduleInfo) -> list[Target]:
-        """One target, or one per tenant as the schedule's tenant source says now."""
+    async def targets(self, info: ScheduleInfo, *, fresh: bool = False) -> list[Target]:
+        """One target, or one per tenant as the schedule's tenant source said within the
+        last ``tenant_refresh`` (``fresh``: as it says now)."""
         if not info.spec.per_tenant:
             return [Target("", None, info.spec.timezone)]
+        now = self.app.clock.now()
+        cached = self._tenant_lists.get(info.name)
+        if not fresh and cached is not None and now - cached[0] < self.options.tenant_refresh:
+            return cached[1]
+        targets = await self._read_tenants(info)
+        self._tenant_lists[info.name] = (now, targets)
+        return targets
+
+    async def _read_tenants(self, info: ScheduleInfo) -> list[Target]:
         declared = self._declared(info)
         if declared is None or declared.per_tenant is None:
             raise ConfigurationError(
