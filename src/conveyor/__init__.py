@@ -22,6 +22,7 @@ from conveyor.errors import (
     TaskNotFound,
 )
 from conveyor.job import FINAL_STATES, Job, JobError, JobState, Progress
+from conveyor.queue import QueueInfo
 from conveyor.retry import RetryPolicy
 from conveyor.task import Task
 
@@ -44,6 +45,7 @@ __all__ = [
     "MigrationRequired",
     "PayloadInvalid",
     "Progress",
+    "QueueInfo",
     "Retry",
     "RetryPolicy",
     "StoreError",

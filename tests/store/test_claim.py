@@ -280,6 +280,16 @@ async def _insert_history_and_backlog(store: Store) -> None:
         await store.cancel_jobs(ids=[j.id for j in finished[start : start + 500]], now=NOW)
     await insert_many(store, 20, queue="default")
     await insert_many(store, 1_000, queue="other")
+    # A paused queue with a backlog: skipping it must not cost the claim its index.
+    await insert_many(store, 500, queue="held", priority=-1)
+    await store.pause_queue(queue="held", now=NOW)
+
+
+def reads_paused_queues_once(plan: str) -> bool:
+    """The paused-queue lookup runs once per statement, not once per job row: PostgreSQL
+    shows it as an InitPlan, SQLite as a LIST SUBQUERY that is not CORRELATED."""
+    once = "InitPlan" in plan or "LIST SUBQUERY" in plan
+    return "conveyor_queues" in plan and once and "CORRELATED" not in plan
 
 
 async def test_claim_of_given_queues_reads_the_partial_claim_index(
@@ -290,6 +300,9 @@ async def test_claim_of_given_queues_reads_the_partial_claim_index(
 
     for plan in claim_plans(store_url, queues=["default"]):
         assert "conveyor_jobs_claim_idx" in plan, plan
+        assert reads_paused_queues_once(plan), plan
+    for plan in claim_plans(store_url, queues=["default", "held"]):
+        assert "conveyor_jobs_claim_idx" in plan, plan
 
 
 async def test_claim_of_any_queue_reads_the_partial_claim_index(
@@ -299,3 +312,4 @@ async def test_claim_of_any_queue_reads_the_partial_claim_index(
 
     for plan in claim_plans(store_url, queues=None):
         assert "conveyor_jobs_claim_any_idx" in plan, plan
+        assert reads_paused_queues_once(plan), plan

@@ -17,6 +17,7 @@ from typing import Any, LiteralString, Protocol
 
 from conveyor.errors import LeaseLost
 from conveyor.job import Job, JobError, JobState, Lease, Progress
+from conveyor.queue import QueueInfo
 from conveyor.store.batches import Batch, NewBatch
 from conveyor.store.items import ItemCounts, ItemMark, ItemOutcome, ItemPage
 from conveyor.store.schedule import ScheduleStore
@@ -314,6 +315,7 @@ class Store(ScheduleStore, Protocol):
         """Claim up to ``limit`` due jobs (``queues=None``: any queue) by priority, run_at, id.
 
         Each claimed job becomes ``running`` with a fresh lease token, ``attempt + 1``.
+        Jobs of paused queues are skipped (in the same statement, not per job).
         """
         ...
 
@@ -375,6 +377,19 @@ class Store(ScheduleStore, Protocol):
         ...
 
     async def count_jobs(self) -> list[QueueCount]: ...
+
+    async def pause_queue(self, *, queue: str, now: datetime) -> bool:
+        """Stop claims from ``queue`` (jobs keep being accepted); false if already paused."""
+        ...
+
+    async def resume_queue(self, *, queue: str, now: datetime) -> bool:
+        """Let claims take ``queue``'s jobs again and wake its workers in other processes
+        (with ``capabilities.listen_notify``); false if it was not paused."""
+        ...
+
+    async def list_queues(self, *, now: datetime) -> list[QueueInfo]:
+        """Every queue that holds a job or was ever paused, by name, with its counts."""
+        ...
 
     async def job_stats(self, *, now: datetime, since: datetime) -> JobStats:
         """Counts by queue and state, final states per minute since ``since``, and the

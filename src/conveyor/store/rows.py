@@ -1,13 +1,14 @@
-"""Turning a jobs-table row, as any DB-API driver returns it, into a ``Job``."""
+"""Turning rows, as any DB-API driver returns them, into the store's domain dataclasses."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from conveyor.job import Job, JobError, JobState, Progress, ScheduledFrom
+from conveyor.queue import QueueInfo
 from conveyor.store.base import WorkerInfo
 from conveyor.store.schedule import CatchUp, ScheduleInfo, ScheduleSpec
 
@@ -128,3 +129,27 @@ def schedule_from_row(row: Mapping[str, Any], decode_time: TimeDecoder) -> Sched
         last_job_state=None if state is None else JobState(state),
         startup_fired_at=when("startup_fired_at"),
     )
+
+
+def queues_from_rows(
+    rows: Sequence[Mapping[str, Any]], decode_time: TimeDecoder, now: datetime
+) -> list[QueueInfo]:
+    """``list_queues`` rows as ``QueueInfo``, sorted by name (code point order on both stores)."""
+
+    def one(row: Mapping[str, Any]) -> QueueInfo:
+        paused_at, oldest = row["paused_at"], row["oldest_waiting_run_at"]
+        return QueueInfo(
+            name=str(row["name"]),
+            paused=bool(row["paused"]),
+            paused_at=None if paused_at is None else decode_time(paused_at),
+            available=int(row["available"]),
+            scheduled=int(row["scheduled"]),
+            running=int(row["running"]),
+            retrying=int(row["retrying"]),
+            failed=int(row["failed"]),
+            oldest_waiting_age=None
+            if oldest is None
+            else max(now - decode_time(oldest), timedelta(0)),
+        )
+
+    return sorted(map(one, rows), key=lambda queue: queue.name)

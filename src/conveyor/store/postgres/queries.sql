@@ -66,10 +66,14 @@ JOIN jsonb_to_recordset(%(keys)s::jsonb) AS k(task text, key text)
 -- Claim up to %(limit)s due jobs of the given queues in priority order, stamping a fresh
 -- lease token. The CTE is an optimisation fence: without it the planner may lock more
 -- rows than LIMIT. SKIP LOCKED lets concurrent claimers pass each other instead of queueing.
+-- The paused queues are read once per statement (an InitPlan) and filtered out as rows
+-- come off the index. The queue list stays a plain parameter: hidden behind a subquery,
+-- it would leave the planner blind and it would walk conveyor_jobs_claim_any_idx instead.
 WITH picked AS (
     SELECT id FROM conveyor_jobs
     WHERE state IN ('available', 'scheduled', 'retrying')
       AND queue = ANY(%(queues)s::text[])
+      AND queue <> ALL(ARRAY(SELECT name FROM conveyor_queues WHERE paused))
       AND run_at <= %(now)s
       AND concurrency_key IS NULL AND rate_key IS NULL AND fairness_key IS NULL
     ORDER BY priority, run_at, id
@@ -84,11 +88,13 @@ FROM picked WHERE j.id = picked.id
 RETURNING j.*;
 
 -- name: claim_jobs_any_queue
--- As claim_jobs, for a worker that serves every queue.
+-- As claim_jobs, for a worker that serves every queue. The paused queues are read once
+-- per statement; their due jobs are filtered out as the index is walked.
 WITH picked AS (
     SELECT id FROM conveyor_jobs
     WHERE state IN ('available', 'scheduled', 'retrying')
       AND run_at <= %(now)s
+      AND queue <> ALL(ARRAY(SELECT name FROM conveyor_queues WHERE paused))
       AND concurrency_key IS NULL AND rate_key IS NULL AND fairness_key IS NULL
     ORDER BY priority, run_at, id
     LIMIT %(limit)s
@@ -566,6 +572,7 @@ WITH eligible AS (
     WHERE state IN ('available', 'scheduled', 'retrying')
       AND (concurrency_key IS NOT NULL OR rate_key IS NOT NULL OR fairness_key IS NOT NULL)
       AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]))
+      AND queue <> ALL(ARRAY(SELECT name FROM conveyor_queues WHERE paused))
       AND run_at <= %(now)s
 ), running AS (
     SELECT concurrency_key, count(*) AS n FROM conveyor_jobs
@@ -616,3 +623,49 @@ SELECT * FROM conveyor_rate_buckets WHERE key = %(key)s;
 SELECT id FROM conveyor_jobs
 WHERE state = 'running' AND concurrency_key = %(key)s
 ORDER BY id;
+-- name: pause_queue
+-- Idempotent: pausing a paused queue keeps its first paused_at and returns no row.
+INSERT INTO conveyor_queues (name, paused, paused_at, updated_at)
+VALUES (%(queue)s, true, %(now)s, %(now)s)
+ON CONFLICT (name) DO UPDATE SET paused = true, paused_at = %(now)s, updated_at = %(now)s
+WHERE NOT conveyor_queues.paused
+RETURNING name;
+
+-- name: resume_queue
+-- The NOTIFY (delivered at commit) wakes the queue's idle workers at once, as an enqueue
+-- would: its jobs may have waited for a long time.
+WITH resumed AS (
+    UPDATE conveyor_queues SET paused = false, paused_at = NULL, updated_at = %(now)s
+    WHERE name = %(queue)s AND paused
+    RETURNING name
+), notified AS (
+    SELECT pg_notify('conveyor_jobs', name) FROM resumed
+)
+SELECT name, (SELECT count(*) FROM notified) AS notified FROM resumed;
+
+-- name: list_queues
+-- Every queue that holds unfinished or failed jobs, or has a row of its own (it was
+-- paused once), with its counts and the run_at of its longest-waiting due job. The store
+-- sorts by name itself, so that both dialects list in the same (code point) order.
+WITH counted AS (
+    SELECT queue,
+           count(*) FILTER (WHERE state = 'available') AS available,
+           count(*) FILTER (WHERE state = 'scheduled') AS scheduled,
+           count(*) FILTER (WHERE state = 'running') AS running,
+           count(*) FILTER (WHERE state = 'retrying') AS retrying,
+           count(*) FILTER (WHERE state = 'failed') AS failed,
+           min(run_at) FILTER (WHERE state IN ('available', 'scheduled', 'retrying')
+                                 AND run_at <= %(now)s) AS oldest_waiting_run_at
+    FROM conveyor_jobs
+    WHERE state IN ('available', 'scheduled', 'running', 'retrying', 'failed')
+    GROUP BY queue
+), names AS (
+    SELECT queue AS name FROM counted UNION SELECT name FROM conveyor_queues
+)
+SELECT n.name, coalesce(q.paused, false) AS paused, q.paused_at,
+       coalesce(c.available, 0) AS available, coalesce(c.scheduled, 0) AS scheduled,
+       coalesce(c.running, 0) AS running, coalesce(c.retrying, 0) AS retrying,
+       coalesce(c.failed, 0) AS failed, c.oldest_waiting_run_at
+FROM names n
+LEFT JOIN counted c ON c.queue = n.name
+LEFT JOIN conveyor_queues q ON q.name = n.name;

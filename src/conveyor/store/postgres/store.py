@@ -26,6 +26,7 @@ from conveyor.errors import (
     StoreUnavailable,
 )
 from conveyor.job import Job, JobState, Lease, Progress
+from conveyor.queue import QueueInfo
 from conveyor.store.base import (
     Ack,
     AckOutcome,
@@ -51,7 +52,7 @@ from conveyor.store.postgres.flow import PostgresFlow
 from conveyor.store.postgres.items import PostgresItemLedger
 from conveyor.store.postgres.schedules import PostgresSchedules
 from conveyor.store.postgres.transaction import PostgresTransaction
-from conveyor.store.rows import job_from_row, worker_from_row
+from conveyor.store.rows import job_from_row, queues_from_rows, worker_from_row
 from conveyor.store.sql import load_migrations, load_queries
 
 _PACKAGE = "conveyor.store.postgres"
@@ -376,6 +377,17 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
             original = await self.get_job(job_id=job_id)  # raises JobNotFound
             raise InvalidTransition(job_id, original.state.value, "re-run")
         return parse_row(rows[0])
+
+    # -- queues -------------------------------------------------------------------------
+
+    async def pause_queue(self, *, queue: str, now: datetime) -> bool:
+        return bool(await self._rows("pause_queue", {"queue": queue, "now": now}))
+
+    async def resume_queue(self, *, queue: str, now: datetime) -> bool:
+        return bool(await self._rows("resume_queue", {"queue": queue, "now": now}))
+
+    async def list_queues(self, *, now: datetime) -> list[QueueInfo]:
+        return queues_from_rows(await self._rows("list_queues", {"now": now}), decode_time, now)
 
     # -- worker registry ----------------------------------------------------------------
 

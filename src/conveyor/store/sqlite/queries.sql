@@ -61,6 +61,7 @@ JOIN json_each(:keys) AS k
 -- another claimer: no SKIP LOCKED is needed. INDEXED BY pins the partial claim index: the
 -- store never runs ANALYZE, and without statistics SQLite prefers conveyor_jobs_state_idx
 -- and sorts every waiting job of every queue on each claim.
+-- Paused queues are dropped from the queue list before the index is read.
 UPDATE conveyor_jobs
 SET state = 'running', attempt = attempt + 1, started_at = :now,
     lease_token = lower(hex(randomblob(16))), lease_expires_at = :expires_at,
@@ -68,7 +69,8 @@ SET state = 'running', attempt = attempt + 1, started_at = :now,
 WHERE id IN (
     SELECT id FROM conveyor_jobs INDEXED BY conveyor_jobs_claim_idx
     WHERE state IN ('available', 'scheduled', 'retrying')
-      AND queue IN (SELECT value FROM json_each(:queues))
+      AND queue IN (SELECT value FROM json_each(:queues)
+                    WHERE value NOT IN (SELECT name FROM conveyor_queues WHERE paused))
       AND run_at <= :now
       AND concurrency_key IS NULL AND rate_key IS NULL AND fairness_key IS NULL
     ORDER BY priority, run_at, id
@@ -78,7 +80,8 @@ RETURNING *;
 
 -- name: claim_jobs_any_queue
 -- As claim_jobs; its index already yields (priority, run_at, id) order, so the scan stops
--- after :limit rows instead of sorting the backlog.
+-- after :limit rows instead of sorting the backlog. The paused queues are read once per
+-- statement (a non-correlated subquery); their jobs are filtered out as the index is walked.
 UPDATE conveyor_jobs
 SET state = 'running', attempt = attempt + 1, started_at = :now,
     lease_token = lower(hex(randomblob(16))), lease_expires_at = :expires_at,
@@ -87,6 +90,7 @@ WHERE id IN (
     SELECT id FROM conveyor_jobs INDEXED BY conveyor_jobs_claim_any_idx
     WHERE state IN ('available', 'scheduled', 'retrying')
       AND run_at <= :now
+      AND queue NOT IN (SELECT name FROM conveyor_queues WHERE paused)
       AND concurrency_key IS NULL AND rate_key IS NULL AND fairness_key IS NULL
     ORDER BY priority, run_at, id
     LIMIT :limit
@@ -534,6 +538,7 @@ WHERE id IN (
         WHERE state IN ('available', 'scheduled', 'retrying')
           AND (concurrency_key IS NOT NULL OR rate_key IS NOT NULL OR fairness_key IS NOT NULL)
           AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+          AND queue NOT IN (SELECT name FROM conveyor_queues WHERE paused)
           AND run_at <= :now
     ) AS e
     LEFT JOIN (
@@ -576,3 +581,41 @@ SELECT * FROM conveyor_rate_buckets WHERE key = :key;
 SELECT id FROM conveyor_jobs
 WHERE state = 'running' AND concurrency_key = :key
 ORDER BY id;
+-- name: pause_queue
+-- Idempotent: pausing a paused queue keeps its first paused_at and returns no row.
+INSERT INTO conveyor_queues (name, paused, paused_at, updated_at)
+VALUES (:queue, 1, :now, :now)
+ON CONFLICT (name) DO UPDATE SET paused = 1, paused_at = :now, updated_at = :now
+WHERE NOT conveyor_queues.paused
+RETURNING name;
+
+-- name: resume_queue
+-- No cross-process NOTIFY on SQLite: the app wakes in-process workers, others poll.
+UPDATE conveyor_queues SET paused = 0, paused_at = NULL, updated_at = :now
+WHERE name = :queue AND paused
+RETURNING name;
+
+-- name: list_queues
+-- See the PostgreSQL query of the same name.
+WITH counted AS (
+    SELECT queue,
+           count(*) FILTER (WHERE state = 'available') AS available,
+           count(*) FILTER (WHERE state = 'scheduled') AS scheduled,
+           count(*) FILTER (WHERE state = 'running') AS running,
+           count(*) FILTER (WHERE state = 'retrying') AS retrying,
+           count(*) FILTER (WHERE state = 'failed') AS failed,
+           min(run_at) FILTER (WHERE state IN ('available', 'scheduled', 'retrying')
+                                 AND run_at <= :now) AS oldest_waiting_run_at
+    FROM conveyor_jobs
+    WHERE state IN ('available', 'scheduled', 'running', 'retrying', 'failed')
+    GROUP BY queue
+), names AS (
+    SELECT queue AS name FROM counted UNION SELECT name FROM conveyor_queues
+)
+SELECT n.name, coalesce(q.paused, 0) AS paused, q.paused_at,
+       coalesce(c.available, 0) AS available, coalesce(c.scheduled, 0) AS scheduled,
+       coalesce(c.running, 0) AS running, coalesce(c.retrying, 0) AS retrying,
+       coalesce(c.failed, 0) AS failed, c.oldest_waiting_run_at
+FROM names n
+LEFT JOIN counted c ON c.queue = n.name
+LEFT JOIN conveyor_queues q ON q.name = n.name;

@@ -26,6 +26,7 @@ from conveyor.errors import (
     StoreUnavailable,
 )
 from conveyor.job import Job, JobState, Lease, Progress
+from conveyor.queue import QueueInfo
 from conveyor.store.base import (
     Ack,
     AckOutcome,
@@ -46,7 +47,7 @@ from conveyor.store.base import (
 )
 from conveyor.store.batch import leases_json
 from conveyor.store.insert import BatchInsertPlan
-from conveyor.store.rows import job_from_row, worker_from_row
+from conveyor.store.rows import job_from_row, queues_from_rows, worker_from_row
 from conveyor.store.sql import load_migrations, load_queries
 from conveyor.store.sqlite.batches import SqliteBatches
 from conveyor.store.sqlite.flow import SqliteFlow
@@ -470,6 +471,21 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
             original = await self.get_job(job_id=job_id)  # raises JobNotFound
             raise InvalidTransition(job_id, original.state.value, "re-run")
         return parse_row(row)
+
+    # -- queues -------------------------------------------------------------------------
+
+    async def pause_queue(self, *, queue: str, now: datetime) -> bool:
+        params = {"queue": queue, "now": encode_time(now)}
+        return bool(await self._write(lambda c: self._rows(c, "pause_queue", params)))
+
+    async def resume_queue(self, *, queue: str, now: datetime) -> bool:
+        params = {"queue": queue, "now": encode_time(now)}
+        return bool(await self._write(lambda c: self._rows(c, "resume_queue", params)))
+
+    async def list_queues(self, *, now: datetime) -> list[QueueInfo]:
+        params = {"now": encode_time(now)}
+        rows = await self._read(lambda c: self._rows(c, "list_queues", params))
+        return queues_from_rows(rows, decode_time, now)
 
     # -- worker registry ----------------------------------------------------------------
 
