@@ -23,6 +23,7 @@ from conveyor.explain import Explanation, explain
 from conveyor.flow import FlowOptions, KeyFn, Rate
 from conveyor.hooks import Hook, HookKind, Hooks
 from conveyor.job import Job, JobState
+from conveyor.queue import QueueInfo
 from conveyor.retry import RetryPolicy
 from conveyor.scheduler.admin import ScheduleAdmin
 from conveyor.scheduler.definition import Declared
@@ -667,6 +668,45 @@ class Conveyor:
         counts = await store.count_items(ledger=ledger)
         page = await store.list_items(ledger=ledger, outcome=wanted, after=after, limit=limit)
         return counts, page
+
+    # -- queues -------------------------------------------------------------------------
+
+    async def queues(self) -> list[QueueInfo]:
+        """Every queue, by name: those holding jobs, those paused, and those the registered
+        tasks name (with zero counts until jobs arrive)."""
+        store = await self.store()
+        listed = {q.name: q for q in await store.list_queues(now=self.clock.now())}
+        for task in self._tasks.values():
+            listed.setdefault(task.options.queue, QueueInfo.empty(task.options.queue))
+        return [listed[name] for name in sorted(listed)]
+
+    async def pause_queue(self, name: str) -> QueueInfo:
+        """Stop workers claiming from queue ``name``; jobs keep being accepted and wait,
+        running jobs finish. Idempotent; any name may be paused, even before its first job."""
+        store = await self.store()
+        await store.pause_queue(queue=_queue_name(name), now=self.clock.now())
+        return await self._queue(store, name)
+
+    async def resume_queue(self, name: str) -> QueueInfo:
+        """Let workers claim from queue ``name`` again, waking them now. Idempotent."""
+        store = await self.store()
+        if await store.resume_queue(queue=_queue_name(name), now=self.clock.now()):
+            self._wake_workers()  # the store wakes other processes' workers itself
+        return await self._queue(store, name)
+
+    async def _queue(self, store: Store, name: str) -> QueueInfo:
+        for queue in await store.list_queues(now=self.clock.now()):
+            if queue.name == name:
+                return queue
+        return QueueInfo.empty(name)
+
+
+def _queue_name(name: str) -> str:
+    if not name:
+        raise InvalidArgument("queue", "must not be empty")
+    if "\x00" in name:
+        raise InvalidArgument("queue", "must not contain NUL characters")
+    return name
 
 
 def _storable(task: str, payload: dict[str, Any]) -> dict[str, Any]:

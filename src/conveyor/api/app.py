@@ -14,6 +14,7 @@ from conveyor.api.errors import error_body, install_error_handlers
 from conveyor.api.health import health_router
 from conveyor.api.items import items_router
 from conveyor.api.jobs import jobs_router
+from conveyor.api.queues import queues_router
 from conveyor.api.schedules import schedules_router
 from conveyor.api.tasks import task_router
 from conveyor.app import Conveyor
@@ -45,6 +46,7 @@ def create_api(
     api.include_router(schedules_router(app, auth))
     api.include_router(items_router(app, auth))
     api.include_router(batches_router(app, auth))
+    api.include_router(queues_router(app, auth))
     api.add_middleware(BodyLimit, limit=max_body_bytes)
     return api
 
