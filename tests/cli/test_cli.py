@@ -8,35 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-RECEIPT = {
-    "customer_email": "ana@example.com",
-    "customer_name": "Ana",
-    "wash": "deluxe",
-    "amount_cents": 2499,
-}
+from tests.cli.conftest import RECEIPT, Cli
 
 
-@pytest.fixture
-def conveyor(store_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {**os.environ, "CONVEYOR_DATABASE_URL": store_url, "CONVEYOR_APP": "carwash.app:app"}
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "conveyor.cli", *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-
-    return run
-
-
-def test_migrate_enqueue_list_show(conveyor) -> None:  # type: ignore[no-untyped-def]
+def test_migrate_enqueue_list_show(conveyor: Cli) -> None:
     assert conveyor("migrate").returncode == 0
     done = conveyor("enqueue", "receipts.send", "--json", json.dumps(RECEIPT), "--json-output")
     assert done.returncode == 0, done.stderr
@@ -53,7 +28,7 @@ def test_migrate_enqueue_list_show(conveyor) -> None:  # type: ignore[no-untyped
     assert "receipts.send" in human.stdout
 
 
-def test_bad_payload_and_unknown_task_exit_2_with_a_clear_message(conveyor) -> None:  # type: ignore[no-untyped-def]
+def test_bad_payload_and_unknown_task_exit_2_with_a_clear_message(conveyor: Cli) -> None:
     bad = conveyor("enqueue", "receipts.send", "--json", '{"customer_email": "nope"}')
     assert bad.returncode == 2
     assert "customer_email" in bad.stderr and "Traceback" not in bad.stderr
@@ -64,7 +39,7 @@ def test_bad_payload_and_unknown_task_exit_2_with_a_clear_message(conveyor) -> N
     assert not_json.returncode == 2 and "JSON" in not_json.stderr
 
 
-def test_cancel_of_a_finished_job_exits_1_and_missing_job_is_reported(conveyor) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_of_a_finished_job_exits_1_and_missing_job_is_reported(conveyor: Cli) -> None:
     created = conveyor("enqueue", "receipts.send", "--json", json.dumps(RECEIPT), "--json-output")
     job_id = json.loads(created.stdout)["id"]
     assert conveyor("jobs", "cancel", str(job_id)).returncode == 0
