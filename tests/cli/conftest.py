@@ -18,6 +18,10 @@ RECEIPT = {
     "amount_cents": 2499,
 }
 
+SUBPROCESS_TIMEOUT = 240
+"""Per-test timeout (s) for tests that start several ``conveyor`` processes: each one
+imports the app afresh, which takes seconds on a loaded 2-core machine."""
+
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 """``conveyor(*args, app=...)``: run the command to its end and return what it did."""
 

