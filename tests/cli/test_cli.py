@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.cli.conftest import RECEIPT, Cli
+import pytest
+
+from tests.cli.conftest import RECEIPT, SUBPROCESS_TIMEOUT, Cli
+
+pytestmark = pytest.mark.timeout(SUBPROCESS_TIMEOUT)
 
 
 def test_migrate_enqueue_list_show(conveyor: Cli) -> None:
