@@ -6,6 +6,7 @@ Reasons (``Explanation.reason``), checked in this order for a waiting job:
 ==================== =================================================================
 ``scheduled``        ``run_at`` is in the future (``until`` = run_at)
 ``backing_off``      failed attempt N, waiting for its retry (``until`` = run_at)
+``paused``           its queue is paused (``details.queue``): no worker claims from it
 ``no_worker``        no live worker serves the job's queue
 ``concurrency``      its concurrency key is at its limit; ``details.blocked_by`` lists
                      the running jobs holding it
@@ -72,6 +73,13 @@ async def explain(store: Store, job: Job, *, now: datetime, lease_ttl: timedelta
                 attempt=job.attempt,
             )
         return _say(job, "scheduled", f"scheduled for {job.run_at.isoformat()}", until=job.run_at)
+    if any(q.name == job.queue and q.paused for q in await store.list_queues(now=now)):
+        return _say(
+            job,
+            "paused",
+            f"queue {job.queue!r} is paused: no worker claims its jobs until it is resumed",
+            queue=job.queue,
+        )
     if not any(w.queues is None or job.queue in w.queues for w in live):
         return _say(job, "no_worker", f"no live worker serves queue {job.queue!r}")
     if job.concurrency_key is not None and job.concurrency_limit is not None:

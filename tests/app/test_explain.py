@@ -91,6 +91,19 @@ async def test_no_live_worker_serves_the_queue(
     assert [nobody.reason, wrong_queue.reason, silent.reason] == ["no_worker"] * 3
 
 
+async def test_a_job_in_a_paused_queue(app: Conveyor, store: Store) -> None:
+    await live_worker(app, store)
+    job = await app.enqueue("plain", Work())
+    await app.pause_queue("default")
+
+    paused = await app.explain(job.id)
+    await app.resume_queue("default")
+    resumed = await app.explain(job.id)
+
+    assert (paused.reason, paused.details["queue"]) == ("paused", "default")
+    assert resumed.reason == "ready"
+
+
 async def test_a_job_blocked_by_its_concurrency_key_names_the_blocker(
     app: Conveyor, store: Store
 ) -> None:
