@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
-from tests.cli.test_cli import conveyor  # noqa: F401  (the fixture)
+import pytest
+
+from tests.cli.conftest import SUBPROCESS_TIMEOUT, Cli
+
+pytestmark = pytest.mark.timeout(SUBPROCESS_TIMEOUT)
 
 PAYLOAD = json.dumps(
     {
@@ -16,7 +21,7 @@ PAYLOAD = json.dumps(
 )
 
 
-def create(conveyor, *extra: str):  # type: ignore[no-untyped-def]  # noqa: F811
+def create(conveyor: Cli, *extra: str) -> subprocess.CompletedProcess[str]:
     created = conveyor(
         "schedules", "create", "nightly", "receipts.send", "--cron", "0 2 * * *",
         "--payload", PAYLOAD, *extra,
@@ -25,7 +30,7 @@ def create(conveyor, *extra: str):  # type: ignore[no-untyped-def]  # noqa: F811
     return created
 
 
-def test_create_and_list(conveyor) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_create_and_list(conveyor: Cli) -> None:
     created = create(conveyor, "--timezone", "America/Chicago", "--json")
     assert json.loads(created.stdout)["timezone"] == "America/Chicago"
     listed = conveyor("schedules", "list", "--json")
@@ -33,7 +38,7 @@ def test_create_and_list(conveyor) -> None:  # type: ignore[no-untyped-def]  # n
     assert "nightly" in conveyor("schedules", "list").stdout
 
 
-def test_pause_resume_update(conveyor) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_pause_resume_update(conveyor: Cli) -> None:
     create(conveyor)
     assert conveyor("schedules", "pause", "nightly").returncode == 0
     shown = json.loads(conveyor("schedules", "show", "nightly", "--json").stdout)
@@ -43,7 +48,7 @@ def test_pause_resume_update(conveyor) -> None:  # type: ignore[no-untyped-def] 
     assert json.loads(updated.stdout)["every_seconds"] == 3600.0
 
 
-def test_trigger_and_delete(conveyor) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_trigger_and_delete(conveyor: Cli) -> None:
     create(conveyor)
     triggered = conveyor("schedules", "trigger", "nightly", "--json")
     assert triggered.returncode == 0, triggered.stderr
@@ -54,7 +59,7 @@ def test_trigger_and_delete(conveyor) -> None:  # type: ignore[no-untyped-def]  
     assert missing.returncode == 1 and "nightly" in missing.stderr
 
 
-def test_invalid_cron_or_zone_exits_2_with_a_clear_message(conveyor) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_invalid_cron_or_zone_exits_2_with_a_clear_message(conveyor: Cli) -> None:
     bad_cron = conveyor(
         "schedules", "create", "x", "receipts.send", "--cron", "0 2 * *", "--payload", PAYLOAD
     )
