@@ -11,7 +11,9 @@ import click
 from conveyor.cli.command import app_from, console, run
 from conveyor.cli.queues import queues
 from conveyor.cli.render import jobs_table, print_job, print_json
+from conveyor.cli.retry import retry
 from conveyor.cli.schedules import schedules_group
+from conveyor.cli.watch import watch
 from conveyor.errors import InvalidArgument
 
 
@@ -140,7 +142,6 @@ def _job_command(name: str, action: str, help_text: str) -> None:
             operation = {
                 "show": app.get_job,
                 "cancel": app.cancel,
-                "retry": app.retry,
                 "rerun": app.rerun,
             }[action]
             job = await operation(job_id)
@@ -179,8 +180,9 @@ async def why(ctx: click.Context, job_id: int, as_json: bool) -> None:
 
 _job_command("show", "show", "Show one job.")
 _job_command("cancel", "cancel", "Cancel a job that has not finished.")
-_job_command("retry", "retry", "Make a failed or cancelled job available again.")
 _job_command("rerun", "rerun", "Clone a finished job into a new one.")
+jobs.add_command(retry)
+jobs.add_command(watch)
 
 
 cli.add_command(queues)
