@@ -18,8 +18,8 @@ run: $(STAMP)
 	$(BIN)/conveyor serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
 
@@ -29,11 +29,13 @@ test: lint
 	$(BIN)/pytest -n 4
 
 fmt: $(STAMP)
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
 
+# Conveyor beside PgQueuer, Procrastinate and Celery (Redis at 127.0.0.1:6379); ~25 min.
+# BENCH_ARGS=--quick for a short run, or e.g. BENCH_ARGS='-w W1 W2 -s conveyor-postgres pgqueuer'.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/quick.py
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .conveyor .pytest_cache .mypy_cache .ruff_cache
