@@ -86,7 +86,9 @@ async def _started(
 async def _timed_drains(
     system: System, kind: JobKind, count: int, runs: int, processes: int, sizes: Sizes
 ) -> list[float]:
-    """``runs`` drains of ``count`` jobs on one set of warmed-up workers; jobs/s each."""
+    """``runs`` drains of ``count`` jobs (or the system's cap) on one set of warmed-up
+    workers; jobs/s each."""
+    count = min(count, system.max_jobs or count)
     with tempfile.TemporaryDirectory() as folder:
         workers = await _started(system, processes, kind, sizes, Path(folder) / "latency")
         try:

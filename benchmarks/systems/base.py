@@ -92,8 +92,9 @@ class System(abc.ABC):
     name: str
     # Workloads a system cannot express (e.g. a history of finished jobs in Redis).
     unsupported: frozenset[str] = frozenset()
-    # A system that can only enqueue one message at a time measures W4's rate on fewer
-    # jobs, or that workload alone would take most of the run's time budget.
+    # A slow system measures its rates on fewer jobs, or it alone would take most of the
+    # half-hour budget: max_jobs caps the jobs of W1, W3, W5 and W6, max_bulk_jobs W4's.
+    max_jobs: int | None = None
     max_bulk_jobs: int | None = None
 
     @abc.abstractmethod

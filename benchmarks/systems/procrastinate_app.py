@@ -13,7 +13,7 @@ import procrastinate
 
 from benchmarks.systems.latency import record_start
 
-CONCURRENCY = 100
+CONCURRENCY = int(os.environ.get("BENCH_PROCRASTINATE_CONCURRENCY", "100"))
 
 
 async def noop(i: int = 0) -> None:

@@ -17,6 +17,7 @@ CHUNK = 10_000
 
 class ProcrastinateSystem(System):
     name = "procrastinate"
+    max_jobs = 1_000  # a few round trips per job: ~100-1,000 jobs/s on a shared 2-core box
 
     def __init__(self) -> None:
         self._db_name: str | None = None
