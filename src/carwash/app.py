@@ -1,12 +1,20 @@
-"""The car-wash platform's Conveyor app and its task types."""
+"""The car-wash platform's Conveyor app: its task types, its tables, its HTTP routes.
+
+``app`` is what ``conveyor`` loads by default (``CONVEYOR_APP=carwash.app:app``);
+``build_app(url)`` builds another one on another database (tests do).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, EmailStr, Field
 
+from carwash import campaigns, credits, employees, finance, routes, schema
+from carwash.config import CarwashConfig
+from carwash.db import Database
+from carwash.mailsink import mail_sink_service
 from conveyor import Conveyor, JobContext
-
-app = Conveyor()
 
 
 class WashReceipt(BaseModel):
@@ -18,13 +26,38 @@ class WashReceipt(BaseModel):
     amount_cents: int = Field(ge=0)
 
 
-@app.task(name="receipts.send", queue="email", max_attempts=5, timeout=30)
-async def send_receipt(payload: WashReceipt, ctx: JobContext) -> dict[str, str]:
-    """Render the receipt for one wash. Delivery over SMTP arrives with the email workload."""
-    body = (
-        f"Hello {payload.customer_name},\n\n"
-        f"thank you for choosing our {payload.wash} wash. "
-        f"Amount paid: ${payload.amount_cents / 100:.2f}.\n"
-    )
-    ctx.logger.info("receipt rendered for %s", payload.customer_email)
-    return {"to": str(payload.customer_email), "body": body}
+def build_app(
+    database_url: str | None = None,
+    *,
+    config: CarwashConfig | None = None,
+    **settings: Any,
+) -> Conveyor:
+    """The car-wash app on ``database_url`` (default: ``CONVEYOR_DATABASE_URL``)."""
+    config = config or CarwashConfig()
+    app = Conveyor(database_url, **settings)
+    db = Database(app.settings.resolved_database_url)
+    app.add_migration(schema.migrate)
+
+    @app.task(name="receipts.send", queue="email", max_attempts=5, timeout=30)
+    async def send_receipt(payload: WashReceipt, ctx: JobContext) -> dict[str, str]:
+        """Render the receipt for one wash."""
+        body = (
+            f"Hello {payload.customer_name},\n\n"
+            f"thank you for choosing our {payload.wash} wash. "
+            f"Amount paid: ${payload.amount_cents / 100:.2f}.\n"
+        )
+        ctx.logger.info("receipt rendered for %s", payload.customer_email)
+        return {"to": str(payload.customer_email), "body": body}
+
+    campaigns.EmailTasks(app, db, config)
+    credits.register(app, db)
+    finance.register(app, db, config)
+    files = employees.register(app, db, config)
+    app.add_api_router(routes.router(app, db, files, config))
+    run_sink = config.run_mail_sink
+    if run_sink if run_sink is not None else not (config.smtp_url or app.settings.smtp_url):
+        app.add_service(mail_sink_service)
+    return app
+
+
+app = build_app()

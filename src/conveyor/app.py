@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, overload
 
@@ -81,6 +83,9 @@ class Conveyor:
         self._wakeup_listeners: list[Callable[[], None]] = []
         self.hooks = Hooks()
         self._schedules = ScheduleAdmin(self)
+        self.api_routers: list[Any] = []
+        self.migration_steps: list[Callable[[str], Any]] = []
+        self.services: list[Callable[[Conveyor], AbstractAsyncContextManager[Any]]] = []
 
     def on(self, kind: HookKind) -> Callable[[Hook], Hook]:
         """Register a lifecycle hook: ``@app.on("failure")`` (see ``conveyor.hooks``)."""
@@ -95,6 +100,35 @@ class Conveyor:
     def _wake_workers(self) -> None:
         for listener in list(self._wakeup_listeners):
             listener()
+
+    # -- application extensions ---------------------------------------------------------
+
+    def add_api_router(self, router: Any) -> None:
+        """Serve an application's own FastAPI ``APIRouter`` in the HTTP API that
+        ``create_api`` builds (add it before). Its routes answer errors in the API's JSON
+        shape and take auth from ``conveyor.api.require_reader`` / ``require_admin``."""
+        self.api_routers.append(router)
+
+    def add_migration(self, step: Callable[[str], Any]) -> None:
+        """Run ``step(database_url)`` (sync, or a coroutine function) after the engine's
+        own migrations, in ``app.migrate()`` (``conveyor migrate``) and when the store opens
+        with ``auto_migrate``: an application's tables migrate with the queue's. A step
+        must be idempotent (a no-op when its schema is current)."""
+        self.migration_steps.append(step)
+
+    def add_service(self, factory: Callable[[Conveyor], AbstractAsyncContextManager[Any]]) -> None:
+        """A companion that ``conveyor serve`` runs for as long as it serves:
+        ``factory(app)`` gives an async context manager entered before the API starts and
+        exited after it stopped (e.g. a local mail sink for a demo)."""
+        self.services.append(factory)
+
+    async def _run_migration_steps(self) -> None:
+        url = self.settings.resolved_database_url
+        for step in self.migration_steps:
+            if inspect.iscoroutinefunction(step):
+                await step(url)
+            else:
+                await asyncio.to_thread(step, url)
 
     # -- tasks --------------------------------------------------------------------------
 
@@ -268,6 +302,8 @@ class Conveyor:
                 await store.open()
                 try:
                     await self._check_schema(store)
+                    if self.settings.auto_migrate:
+                        await self._run_migration_steps()
                 except BaseException:
                     await store.close()
                     raise
@@ -290,9 +326,11 @@ class Conveyor:
         store = store_for_url(self.settings.resolved_database_url)
         await store.open()
         try:
-            return await store.migrate()
+            version = await store.migrate()
         finally:
             await store.close()
+        await self._run_migration_steps()
+        return version
 
     async def close(self) -> None:
         store, self._store = self._store, None

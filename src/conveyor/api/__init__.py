@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from conveyor.api.app import create_api
+from conveyor.api.auth import Principal, require_admin, require_reader
 
-__all__ = ["create_api"]
+__all__ = ["Principal", "create_api", "require_admin", "require_reader"]

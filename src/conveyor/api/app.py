@@ -47,6 +47,8 @@ def create_api(
     api.include_router(items_router(app, auth))
     api.include_router(batches_router(app, auth))
     api.include_router(queues_router(app, auth))
+    for router in app.api_routers:  # the application's own routes (app.add_api_router)
+        api.include_router(router)
     api.add_middleware(BodyLimit, limit=max_body_bytes)
     return api
 

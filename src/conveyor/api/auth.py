@@ -87,3 +87,15 @@ class Authenticator:
         if principal.role != "admin":
             raise HTTPException(403, f"token {principal.name!r} is read-only")
         return principal
+
+
+def require_reader(request: Request) -> Principal:
+    """FastAPI dependency for an application's own routes: any valid token (a GET)."""
+    authenticator: Authenticator = request.app.state.auth
+    return authenticator.reader(request)
+
+
+def require_admin(request: Request) -> Principal:
+    """FastAPI dependency for an application's own routes: an admin token (a mutation)."""
+    authenticator: Authenticator = request.app.state.auth
+    return authenticator.admin(request)

@@ -86,6 +86,9 @@ async def serve(
         + (f", worker {worker.id}" if worker else ", no worker")
         + (", scheduler" if with_scheduler else ", no scheduler")
     )
+    services = contextlib.AsyncExitStack()
+    for service in app.services:  # the application's companions (app.add_service)
+        await services.enter_async_context(service(app))
     tasks = [asyncio.create_task(server.serve(), name="conveyor-api")]
     if worker is not None:
         tasks.append(asyncio.create_task(worker.run(), name="conveyor-worker"))
@@ -112,6 +115,7 @@ async def serve(
         if worker is not None:
             worker.stop()
             await tasks[1]
+        await services.aclose()
         await app.close()
 
 

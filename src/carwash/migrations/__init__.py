@@ -1,0 +1,1 @@
+"""Alembic revisions of the car-wash domain schema (run by ``carwash.schema.migrate``)."""

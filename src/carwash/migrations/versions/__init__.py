@@ -1,0 +1,1 @@
+"""The numbered revisions, oldest first: ``0001_domain`` …"""
