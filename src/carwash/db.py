@@ -95,7 +95,9 @@ def compile_statement(statement: ClauseElement, dialect_name: str) -> tuple[str,
         bind = compiled.binds.get(name)
         if bind is None and (match := _EXPANDED.match(name)):  # one value of an IN list
             bind = compiled.binds.get(match.group(1))
-        processor = bind.type.bind_processor(dialect) if bind is not None else None
+        processor = (
+            bind.type.dialect_impl(dialect).bind_processor(dialect) if bind is not None else None
+        )
         converted[name] = processor(value) if processor and value is not None else value
     return str(compiled), converted
 
@@ -109,7 +111,7 @@ async def run(tx: JobTx, statement: ClauseElement) -> list[Row]:
         dialect = dialect_named(tx.dialect)
         processors = {}
         for column in statement.selected_columns:
-            processor = column.type.result_processor(dialect, None)
+            processor = column.type.dialect_impl(dialect).result_processor(dialect, None)
             if processor is not None and column.key is not None:
                 processors[column.key] = processor
         if processors:

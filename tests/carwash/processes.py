@@ -1,0 +1,54 @@
+"""Worker subprocesses running the car-wash app, for the SIGKILL tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_worker(
+    url: str, *, data_dir: Path, pause: float = 0.0, marker: Path | None = None
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "CONVEYOR_DATABASE_URL": url,
+        "CONVEYOR_DATA_DIR": str(data_dir),
+        "CONVEYOR_LEASE_TTL_SECONDS": "1",
+        "CARWASH_TEST_PAUSE": str(pause),
+        "CARWASH_TEST_MARKER": str(marker or ""),
+        "PYTHONPATH": str(ROOT),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "conveyor.cli", "--app", "tests.carwash.worker_app:app", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def kill(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def marker_at_least(marker: Path, value: int) -> bool:
+    try:
+        return int(marker.read_text() or "-1") >= value
+    except (FileNotFoundError, ValueError):
+        return False
