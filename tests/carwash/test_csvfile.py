@@ -56,7 +56,7 @@ def test_latin_1_accents_survive() -> None:
         (b"  \r\n\r\n", "empty"),
         (bytes(range(256)) * 4, "binary"),
         (b"\x89PNG\r\n\x1a\n" + bytes(200), "binary"),
-        ("a,b\r\n1,2\r\n".encode(), "lacks employee_number"),
+        (b"a,b\r\n1,2\r\n", "lacks employee_number"),
         (b"just one line without separators\n", "no header row"),
     ],
 )

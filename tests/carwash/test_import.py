@@ -86,7 +86,8 @@ async def test_good_rows_are_upserted_and_bad_rows_reported(
 
     changed = (
         HEADER
-        + "E-001;Ana;Silva;ana@sparkle.example;washer;30.00;\r\nE-011;Kai;Lo;k@x.example;washer;;\r\n"
+        + "E-001;Ana;Silva;ana@sparkle.example;washer;30.00;\r\n"
+        + "E-011;Kai;Lo;k@x.example;washer;;\r\n"
     )
     again = await imported(app, await upload(client, tenant, changed.encode("utf-8-sig")))
     assert (again["inserted"], again["updated"], again["rejected"]) == (1, 1, 0)
