@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/conveyor demo
+	$(BIN)/python -m carwash.demo
 	$(BIN)/conveyor serve
 
 lint: $(STAMP)

@@ -2,9 +2,11 @@
 
 ``email.send_campaign`` creates the campaign, one delivery row per customer of the tenant
 (opted-out customers ``skipped`` at once) and the chunk jobs of at most
-``campaign_chunk_size`` recipients — all in the job's own transaction, so a crash leaves
-either all of it or none. ``email.send_chunk`` mails its recipients over one SMTP
-connection; ``email.finish_campaign`` records the totals once no recipient is left.
+``campaign_chunk_size`` recipients: the campaign and its deliveries commit with the job's
+checkpoint, and the chunks go out as one batch (``ctx.enqueue_batch``, keyed by the job,
+so a retry never makes a second). ``email.send_chunk`` mails its recipients over one SMTP
+connection; ``email.finish_campaign``, the batch's callback, records the totals once every
+chunk job is final. Each outcome is also marked in the engine's item ledger.
 
 Never twice: a delivery moves ``pending`` → ``sending`` in its own commit *before* the
 SMTP conversation, and only a ``pending`` one is ever sent. A retried or rescued chunk
@@ -37,7 +39,7 @@ from carwash.mail import (
 )
 from carwash.mail import open_session as open_smtp
 from carwash.models import Campaign, Customer, Delivery, Tenant
-from conveyor import Conveyor, Discard, JobContext
+from conveyor import BatchDone, Conveyor, Discard, JobContext
 
 SENDER = "news@carwash.example"
 TEMPLATES = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
@@ -77,7 +79,9 @@ class ChunkRequest(BaseModel):
     delivery_ids: list[int] = Field(min_length=1, max_length=1_000)
 
 
-class FinishRequest(BaseModel):
+class CampaignSent(BatchDone):
+    """The chunk batch's callback payload: the batch's counts and the campaign."""
+
     campaign_id: int = Field(gt=0, lt=2**63)
 
 
@@ -154,16 +158,6 @@ def _settle(conn: Connection, ids: list[int], state: str, reason: str | None, *,
     return done.rowcount
 
 
-def _remaining(conn: Connection, campaign_id: int) -> int:
-    return int(
-        conn.execute(
-            select(func.count())
-            .select_from(Delivery)
-            .where(Delivery.campaign_id == campaign_id, Delivery.state.in_(("pending", "sending")))
-        ).scalar_one()
-    )
-
-
 def _load_chunk(
     conn: Connection, campaign_id: int, ids: list[int]
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
@@ -237,8 +231,9 @@ class EmailTasks:
             name="email.finish_campaign", queue="email", max_attempts=10
         )(self._finish_campaign)
 
-    async def _send_campaign(self, payload: CampaignRequest, ctx: JobContext) -> dict[str, int]:
-        """Mail a campaign to a tenant's opted-in customers: fans out into chunk jobs."""
+    async def _send_campaign(self, payload: CampaignRequest, ctx: JobContext) -> dict[str, Any]:
+        """Mail a campaign to a tenant's opted-in customers: fans out into a batch of chunk
+        jobs whose callback records the totals."""
         tenant = await self.db.read(
             lambda conn: (
                 conn.execute(select(Tenant.id).where(Tenant.id == payload.tenant_id))
@@ -248,6 +243,46 @@ class EmailTasks:
         )
         if tenant is None:
             raise Discard(f"no tenant {payload.tenant_id}")
+        # A retried attempt finds its campaign in the checkpoint, committed with it.
+        created = ctx.checkpoint or await self._create_campaign(payload, ctx)
+        campaign_id = int(created["campaign_id"])
+        pending = await self.db.read(
+            lambda conn: list(
+                conn.execute(
+                    select(Delivery.id)
+                    .where(Delivery.campaign_id == campaign_id, Delivery.state == "pending")
+                    .order_by(Delivery.id)
+                ).scalars()
+            )
+        )
+        size = self.config.campaign_chunk_size
+        chunks = [
+            ChunkRequest(campaign_id=campaign_id, delivery_ids=pending[i : i + size])
+            for i in range(0, len(pending), size)
+        ]
+        batch_id = None
+        if chunks:
+            # The batch's key is this job's (a retry gets the same batch back).
+            batch = await ctx.enqueue_batch(
+                self.send_chunk,
+                chunks,
+                callback=self.finish_campaign,
+                callback_payload={"campaign_id": campaign_id},
+            )
+            batch_id = batch.id
+        else:
+            await self.db.write(lambda conn: _finish(conn, campaign_id))
+        return {
+            "campaign_id": campaign_id,
+            "recipients": int(created["recipients"]),
+            "skipped": int(created["skipped"]),
+            "chunks": len(chunks),
+            "batch_id": batch_id,
+        }
+
+    async def _create_campaign(self, payload: CampaignRequest, ctx: JobContext) -> dict[str, int]:
+        """The campaign and one delivery per customer (opted-out ones ``skipped``), saved
+        with the job's checkpoint in one commit."""
         async with ctx.transaction() as tx:
             created = await run(
                 tx,
@@ -283,40 +318,15 @@ class EmailTasks:
                     ).where(Customer.tenant_id == payload.tenant_id),
                 ),
             )
-            rows = await run(
-                tx,
-                select(Delivery.id, Delivery.state)
-                .where(Delivery.campaign_id == campaign_id)
-                .order_by(Delivery.id),
-            )
-            pending = [int(r["id"]) for r in rows if r["state"] == "pending"]
+            rows = await run(tx, select(Delivery.state).where(Delivery.campaign_id == campaign_id))
+            skipped = sum(1 for r in rows if r["state"] == "skipped")
             await run(
                 tx,
                 update(Campaign).where(Campaign.id == campaign_id).values(recipients=len(rows)),
             )
-            size = self.config.campaign_chunk_size
-            chunks = [
-                ChunkRequest(campaign_id=campaign_id, delivery_ids=pending[i : i + size])
-                for i in range(0, len(pending), size)
-            ]
-            # The chunk jobs commit with the campaign and this job's completion.
-            if chunks:
-                await self.app.enqueue_many(self.send_chunk, chunks, connection=tx.connection)
-            else:
-                await self.app.enqueue(
-                    self.finish_campaign,
-                    FinishRequest(campaign_id=campaign_id),
-                    connection=tx.connection,
-                )
-            result = {
-                "campaign_id": campaign_id,
-                "recipients": len(rows),
-                "to_send": len(pending),
-                "skipped": len(rows) - len(pending),
-                "chunks": len(chunks),
-            }
-            tx.complete(result)
-        return result
+            checkpoint = {"campaign_id": campaign_id, "recipients": len(rows), "skipped": skipped}
+            await tx.save_checkpoint(checkpoint)
+        return checkpoint
 
     async def _send_chunk(self, payload: ChunkRequest, ctx: JobContext) -> dict[str, int]:
         """Mail one chunk of a campaign's recipients over one SMTP connection."""
@@ -347,7 +357,6 @@ class EmailTasks:
                 lambda conn: _settle(conn, left, "failed", reason, was="pending")
             )
         await ctx.progress(len(ids), len(ids))
-        await self._finish_when_done(payload.campaign_id)
         return outcome
 
     async def _mail_all(
@@ -363,8 +372,13 @@ class EmailTasks:
                 outcomes = await self._mail_window(
                     session, campaign, recipients[start : start + window]
                 )
-                for state, _ in outcomes.values():
+                for delivery_id, (state, reason) in outcomes.items():
                     outcome[state] = outcome.get(state, 0) + 1
+                    # The engine's item ledger (shared by the batch) shows each outcome.
+                    if state == "sent":
+                        await ctx.items.mark_done(delivery_id)
+                    else:
+                        await ctx.items.mark_failed(delivery_id, f"{state}: {reason}")
                 await ctx.progress(min(start + window, len(recipients)), len(recipients))
 
     async def _mail_window(
@@ -404,19 +418,11 @@ class EmailTasks:
             return "bounced", exc.reason
         return "sent", None
 
-    async def _finish_when_done(self, campaign_id: int) -> None:
-        # Every chunk checks after its own last commit, so the last one to finish sees
-        # zero; two seeing zero at once enqueue one job (the same idempotency key).
-        if await self.db.read(lambda conn: _remaining(conn, campaign_id)) == 0:
-            await self.app.enqueue(
-                self.finish_campaign,
-                FinishRequest(campaign_id=campaign_id),
-                idempotency_key=f"carwash.campaign.{campaign_id}.finish",
-            )
-
-    async def _finish_campaign(self, payload: FinishRequest) -> dict[str, int]:
-        """Record a campaign's totals (sent, skipped, bounced, failed) once it is done."""
-        return await self.db.write(lambda conn: _finish(conn, payload.campaign_id))
+    async def _finish_campaign(self, payload: CampaignSent) -> dict[str, int]:
+        """Record a campaign's totals (sent, skipped, bounced, failed) once every chunk
+        job is final (the batch's callback)."""
+        totals = await self.db.write(lambda conn: _finish(conn, payload.campaign_id))
+        return {**totals, "chunks_completed": payload.completed, "chunks_failed": payload.failed}
 
 
 def _finish(conn: Connection, campaign_id: int) -> dict[str, int]:

@@ -132,4 +132,5 @@ def register(app: Conveyor, db: Database, config: CarwashConfig) -> FileStore:
         """Delete uploaded files older than the retention (default 7 days)."""
         return {"removed": await asyncio.to_thread(files.cleanup)}
 
+    app.schedule(cleanup_files, name="files.daily_cleanup", cron="30 3 * * *", payload={})
     return files

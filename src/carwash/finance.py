@@ -161,8 +161,9 @@ def register(app: Conveyor, db: Database, config: CarwashConfig) -> None:
         if tenant is None:
             raise Discard(f"no tenant {payload.tenant_id}")
         zone = ZoneInfo(tenant)
-        checkpoint: dict[str, int] = ctx.checkpoint or await snapshot(ctx, payload.tenant_id)
-        resumed_from = checkpoint["cursor"] if ctx.checkpoint else None
+        saved: dict[str, int] | None = ctx.checkpoint  # set: an earlier attempt got this far
+        checkpoint = saved or await snapshot(ctx, payload.tenant_id)
+        resumed_from = saved["cursor"] if saved else None
         await ctx.progress(checkpoint["done"], checkpoint["total"])
         while checkpoint["cursor"] < checkpoint["high_water"]:
             advanced = await apply_chunk(ctx, payload.tenant_id, zone, checkpoint)
@@ -179,3 +180,12 @@ def register(app: Conveyor, db: Database, config: CarwashConfig) -> None:
             "transactions": checkpoint["done"],
             "resumed_from": resumed_from,
         }
+
+    async def tenant_zones() -> list[tuple[int, str]]:
+        rows = await db.read(lambda conn: conn.execute(select(Tenant.id, Tenant.timezone)).all())
+        return [(int(tenant_id), str(zone)) for tenant_id, zone in rows]
+
+    # Nightly at 02:00 in each tenant's own zone; a night's run waits for the previous one.
+    app.schedule(
+        sync, name="finance.nightly", cron="0 2 * * *", per_tenant=tenant_zones, allow_overlap=False
+    )

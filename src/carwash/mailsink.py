@@ -122,7 +122,8 @@ class MailSink:
         self.directory = directory
         self._keep_in_memory = keep_in_memory
         self._lock = threading.Lock()
-        self._messages: list[ReceivedMail] = []
+        # Raw, parsed only when read: parsing on the sink's thread would slow every client.
+        self._messages: list[tuple[str, bytes, datetime]] = []
         self._transient_left = 0
         self._rejected: set[str] = set()
         self._refusals = 0
@@ -159,7 +160,8 @@ class MailSink:
 
     def messages(self) -> list[ReceivedMail]:
         with self._lock:
-            return list(self._messages)
+            kept = list(self._messages)
+        return [parse_mail(mail_id, raw, at) for mail_id, raw, at in kept]
 
     def _verdict(self, address: str) -> str | None:
         with self._lock:
@@ -175,13 +177,12 @@ class MailSink:
         now = datetime.now(UTC)
         number = next(self._numbers)
         mail_id = f"{now:%Y%m%dT%H%M%S%f}-{number:08d}"
-        envelope = f"X-Envelope-To: {', '.join(recipients)}\r\n".encode()
-        mail = parse_mail(mail_id, envelope + raw, now)
+        raw = f"X-Envelope-To: {', '.join(recipients)}\r\n".encode() + raw
         with self._lock:
-            self._messages.append(mail)
+            self._messages.append((mail_id, raw, now))
             del self._messages[: -self._keep_in_memory]
         if self.directory is not None:
-            (self.directory / f"{mail_id}.eml").write_bytes(envelope + raw)
+            (self.directory / f"{mail_id}.eml").write_bytes(raw)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[MailSink]:
@@ -200,6 +201,7 @@ DEMO_HOST, DEMO_PORT = "127.0.0.1", 8025
 async def mail_sink_service(app: Conveyor) -> AsyncIterator[None]:
     """The demo's sink on ``127.0.0.1:8025``, keeping mail under ``<data_dir>/mail``
     (registered with ``app.add_service`` when no ``CONVEYOR_SMTP_URL`` is set)."""
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every connection
     sink = MailSink(DEMO_HOST, DEMO_PORT, directory=mailbox_dir(app))
     try:
         sink.start()

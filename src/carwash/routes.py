@@ -20,7 +20,7 @@ from sqlalchemy import Connection, func, select
 from carwash.campaigns import FINAL_STATES
 from carwash.config import CarwashConfig
 from carwash.csvfile import FileRefused, check_header
-from carwash.db import Database
+from carwash.db import Database, as_utc
 from carwash.files import FileMissing, FileStore, FileTooLarge
 from carwash.mailsink import mailbox_dir, read_mailbox
 from carwash.models import Campaign, CreditEntry, Customer, DailySummary, Delivery, Tenant
@@ -119,7 +119,7 @@ def _add_campaign_routes(api: APIRouter, app: Conveyor, db: Database) -> None:
                 "recipients": found.recipients,
                 "live": {s: counts.get(s, 0) for s in ("pending", "sending", *FINAL_STATES)},
                 "totals": {s: getattr(found, s) for s in FINAL_STATES},
-                "finished_at": found.finished_at.isoformat() if found.finished_at else None,
+                "finished_at": as_utc(found.finished_at).isoformat() if found.finished_at else None,
             }
 
         loaded = await db.read(load)

@@ -104,6 +104,7 @@ async def test_summaries_equal_a_from_scratch_computation_and_runs_continue(
 
     first = await sync(app, tenant)
     assert first["transactions"] == 800 and first["from_transaction"] == 0
+    assert first["resumed_from"] is None
     assert summaries(engine, tenant) == from_scratch(engine, tenant)
 
     more_rows(engine, tenant, 55)
@@ -170,3 +171,18 @@ async def test_a_killed_sync_resumes_from_its_checkpoint(
     assert done.result["resumed_from"] == killed_at["cursor"]  # not from zero
     assert done.result["transactions"] == 3_000
     assert summaries(engine, tenant) == from_scratch(engine, tenant)
+
+
+async def test_the_nightly_sync_is_scheduled_at_two_in_each_tenants_own_zone(
+    make_app: Callable[..., Conveyor], engine: Engine
+) -> None:
+    with engine.begin() as conn:
+        first = add_tenant(conn, "Chicago", "America/Chicago")
+        second = add_tenant(conn, "Berlin", "Europe/Berlin")
+    declared = make_app().declared_schedules["finance.nightly"]
+    assert (declared.spec.task, declared.spec.cron) == ("finance.sync", "0 2 * * *")
+    assert declared.per_tenant is not None
+    pairs = declared.per_tenant()
+    if not isinstance(pairs, list):
+        pairs = await pairs
+    assert sorted(pairs) == [(first, "America/Chicago"), (second, "Europe/Berlin")]
