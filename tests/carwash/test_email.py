@@ -6,15 +6,20 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Callable
+from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import Engine, Row, select
 
 from carwash.demodata import add_customers, add_tenant
+from carwash.mail import SmtpTarget, open_session
 from carwash.mailsink import MailSink
 from carwash.models import Campaign, Customer, Delivery
-from conveyor import Conveyor, JobState
+from conveyor import Conveyor, JobState, PayloadInvalid
+from conveyor.api import create_api
 from tests.carwash.conftest import NOW, RunningWorker, eventually
 
 CAMPAIGN = {
@@ -129,3 +134,34 @@ async def test_a_refused_address_bounces_and_the_rest_are_delivered(
     # The bounce did not fail its chunk: every chunk completed on its first attempt.
     chunks = await app.list_jobs(task="email.send_chunk", limit=100)
     assert {(job.state, job.attempt) for job in chunks.jobs} == {(JobState.COMPLETED, 1)}
+
+
+async def test_a_template_that_does_not_render_is_refused_at_enqueue(
+    make_app: Callable[..., Conveyor],
+) -> None:
+    app = make_app()
+    with pytest.raises(PayloadInvalid) as refused:
+        await app.enqueue(
+            "email.send_campaign",
+            {"tenant_id": 1, "subject": "Hi", "body": "{{ customer.nickname }} {% if %}"},
+        )
+    assert refused.value.errors[0]["loc"] == ["body"]
+
+
+async def test_the_mail_endpoint_lists_what_the_sink_kept(
+    make_app: Callable[..., Conveyor], tmp_path: Path
+) -> None:
+    app = make_app()
+    kept = MailSink(directory=tmp_path / "data" / "mail")
+    async with kept.running():
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = "a@x.example", "b@y.example", "Hi"
+        message.set_content("Clean car.")
+        async with open_session(SmtpTarget.from_url(kept.url)) as session:
+            await session.send(message, sender="a@x.example", recipient="b@y.example")
+    transport = httpx.ASGITransport(app=create_api(app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        listed = (await client.get("/api/mail?limit=5")).json()
+    assert [(m["to"], m["subject"], m["body"].strip()) for m in listed] == [
+        (["b@y.example"], "Hi", "Clean car.")
+    ]
