@@ -76,6 +76,7 @@ class ChunkRequest(BaseModel):
     """Some recipients of one campaign (their delivery ids)."""
 
     campaign_id: int = Field(gt=0, lt=2**63)
+    tenant_id: int = Field(gt=0, lt=2**63)
     delivery_ids: list[int] = Field(min_length=1, max_length=1_000)
 
 
@@ -86,21 +87,21 @@ class CampaignSent(BatchDone):
 
 
 class Pacer:
-    """Spaces one tenant's sends to its rate, across every chunk in this process.
+    """Spaces one chunk's sends to ``per_second`` (``None``: as fast as the server takes
+    them). With at most N chunks of a tenant running cluster-wide (the task's concurrency
+    limit per tenant), each pacing at 1/N of the tenant's rate, the tenant's rate holds
+    across every machine."""
 
-    Interim: per process. The engine's cluster-wide rate limit per key replaces it when
-    the flow-control work lands (the tenant's rate is then enforced across machines).
-    """
+    def __init__(self, per_second: float | None) -> None:
+        self.interval = 1.0 / per_second if per_second else 0.0
+        self._next_slot: float | None = None
 
-    def __init__(self) -> None:
-        self._next_slot: dict[int, float] = {}
-
-    async def wait(self, tenant_id: int, per_second: float | None) -> None:
-        if not per_second:
+    async def wait(self) -> None:
+        if not self.interval:
             return
         now = asyncio.get_running_loop().time()
-        slot = max(now, self._next_slot.get(tenant_id, now))
-        self._next_slot[tenant_id] = slot + 1.0 / per_second
+        slot = max(now, self._next_slot or now)
+        self._next_slot = slot + self.interval
         if slot > now:
             await asyncio.sleep(slot - now)
 
@@ -216,7 +217,6 @@ class EmailTasks:
         self.smtp = SmtpTarget.from_url(
             config.smtp_url or app.settings.smtp_url or DEFAULT_SMTP_URL
         )
-        self.pacer = Pacer()
         self.send_campaign = app.task(
             name="email.send_campaign", queue="email", max_attempts=5, timeout=300
         )(self._send_campaign)
@@ -226,6 +226,11 @@ class EmailTasks:
             max_attempts=config.email_max_attempts,
             retry=config.email_retry,
             timeout=600,
+            # Tenants take turns, and at most N chunks of one tenant send at once anywhere:
+            # each paces itself at 1/N of the tenant's rate, so the rate holds cluster-wide.
+            fairness_key=lambda p: p.tenant_id,
+            concurrency_key=lambda p: p.tenant_id,
+            concurrency_limit=config.email_chunks_per_tenant,
         )(self._send_chunk)
         self.finish_campaign = app.task(
             name="email.finish_campaign", queue="email", max_attempts=10
@@ -257,7 +262,11 @@ class EmailTasks:
         )
         size = self.config.campaign_chunk_size
         chunks = [
-            ChunkRequest(campaign_id=campaign_id, delivery_ids=pending[i : i + size])
+            ChunkRequest(
+                campaign_id=campaign_id,
+                tenant_id=payload.tenant_id,
+                delivery_ids=pending[i : i + size],
+            )
             for i in range(0, len(pending), size)
         ]
         batch_id = None
@@ -367,10 +376,12 @@ class EmailTasks:
         ctx: JobContext,
     ) -> None:
         window = self.config.email_claim_window
+        share = self.config.email_chunks_per_tenant
+        pacer = Pacer(campaign["rate"] / share if campaign["rate"] else None)
         async with open_smtp(self.smtp) as session:
             for start in range(0, len(recipients), window):
                 outcomes = await self._mail_window(
-                    session, campaign, recipients[start : start + window]
+                    session, pacer, campaign, recipients[start : start + window]
                 )
                 for delivery_id, (state, reason) in outcomes.items():
                     outcome[state] = outcome.get(state, 0) + 1
@@ -382,7 +393,11 @@ class EmailTasks:
                 await ctx.progress(min(start + window, len(recipients)), len(recipients))
 
     async def _mail_window(
-        self, session: MailSession, campaign: dict[str, Any], window: list[dict[str, Any]]
+        self,
+        session: MailSession,
+        pacer: Pacer,
+        campaign: dict[str, Any],
+        window: list[dict[str, Any]],
     ) -> dict[int, tuple[str, str | None]]:
         """Claim a window of recipients (one commit), send to each, record every outcome
         (one commit). A failure that stops the chunk puts the unsent ones back to
@@ -394,7 +409,7 @@ class EmailTasks:
                 delivery_id = int(recipient["id"])
                 if delivery_id not in claimed:
                     continue  # another attempt got to it first
-                await self.pacer.wait(campaign["tenant_id"], campaign["rate"])
+                await pacer.wait()
                 outcomes[delivery_id] = await self._mail_one(session, campaign, recipient)
         except Unknown as exc:
             outcomes[delivery_id] = ("failed", exc.reason)

@@ -19,6 +19,8 @@ class CarwashConfig:
         email_claim_window: recipients claimed (and then recorded) per commit while
             sending (default 20); a worker killed mid-window leaves at most this many
             recipients ``failed`` as "may have arrived" rather than mailing them twice.
+        email_chunks_per_tenant: most chunk jobs of one tenant sending at once across the
+            cluster (default 2); each paces at this share of the tenant's rate.
         email_max_attempts: attempts of a chunk before its unsent recipients count as
             failed (default 8).
         email_retry: backoff between chunk attempts (default 5 s doubling to 10 min).
@@ -34,6 +36,7 @@ class CarwashConfig:
     smtp_url: str | None = None
     campaign_chunk_size: int = 100
     email_claim_window: int = 20
+    email_chunks_per_tenant: int = 2
     email_max_attempts: int = 8
     email_retry: RetryPolicy = field(
         default_factory=lambda: RetryPolicy(

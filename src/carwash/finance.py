@@ -150,7 +150,16 @@ def register(app: Conveyor, db: Database, config: CarwashConfig) -> None:
             await tx.save_checkpoint(advanced)
         return advanced
 
-    @app.task(name="finance.sync", queue="sync", max_attempts=10, timeout=3600)
+    # One sync per tenant runs anywhere in the cluster (the cursor's compare-and-set is the
+    # second line of defence).
+    @app.task(
+        name="finance.sync",
+        queue="sync",
+        max_attempts=10,
+        timeout=3600,
+        concurrency_key=lambda p: p.tenant_id,
+        concurrency_limit=1,
+    )
     async def sync(payload: SyncRequest, ctx: JobContext) -> dict[str, Any]:
         """Fold a tenant's new financial transactions into its daily summaries."""
         tenant = await db.read(

@@ -81,6 +81,7 @@ def config(sink: MailSink) -> CarwashConfig:
         smtp_url=sink.url,
         email_retry=FAST_RETRY,
         email_max_attempts=50,
+        email_chunks_per_tenant=8,
         run_mail_sink=False,
     )
 

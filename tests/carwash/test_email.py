@@ -61,7 +61,7 @@ async def run_campaign(
     result = (await app.get_job(job.id)).result
     assert isinstance(result, dict)
     campaign_id = result["campaign_id"]
-    await eventually(lambda: campaign_row(engine, campaign_id).state == "finished", timeout=240)
+    await eventually(lambda: campaign_row(engine, campaign_id).state == "finished", timeout=540)
     await worker.stop()
     return campaign_row(engine, campaign_id)
 
@@ -75,7 +75,7 @@ def mails_per_recipient(sink: MailSink, campaign_id: int) -> Counter[str]:
     )
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 async def test_each_opted_in_customer_gets_the_campaign_exactly_once_through_failures(
     make_app: Callable[..., Conveyor],
     engine: Engine,
@@ -106,7 +106,7 @@ async def test_each_opted_in_customer_gets_the_campaign_exactly_once_through_fai
     assert any(job.attempt > 1 and job.errors for job in retried.jobs)
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)
 async def test_a_refused_address_bounces_and_the_rest_are_delivered(
     make_app: Callable[..., Conveyor],
     engine: Engine,
