@@ -129,3 +129,9 @@ async def test_a_worker_killed_mid_grant_leaves_nothing_and_the_rescue_grants_on
     assert sorted(c for _, c, _ in rows) == sorted(customers)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(CreditGrant)).scalar_one() == 1
+
+
+def test_the_known_head_is_alembics_head() -> None:
+    from carwash.schema import HEAD, head_revision
+
+    assert head_revision() == HEAD
