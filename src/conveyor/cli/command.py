@@ -1,11 +1,13 @@
-"""How every command runs: finding its app, running its coroutine, mapping errors to exit codes."""
+"""How every command runs: finding its app, reading its JSON payload, running its coroutine,
+mapping errors to exit codes."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import click
@@ -50,3 +52,23 @@ def app_from(ctx: click.Context) -> Conveyor:
         return load_app(ctx.obj["app"], ctx.obj["database_url"])
     except ConfigurationError as exc:
         raise click.UsageError(str(exc)) from None
+
+
+async def with_app(ctx: click.Context, use: Callable[[Conveyor], Awaitable[T]]) -> T:
+    """Load the command's app, run ``use`` on it, and close the app whatever happens."""
+    app = app_from(ctx)
+    try:
+        return await use(app)
+    finally:
+        await app.close()
+
+
+def parse_payload(text: str) -> dict[str, Any]:
+    """A job payload given on the command line: it must be a JSON object."""
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument("payload", f"not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise InvalidArgument("payload", "must be a JSON object")
+    return payload

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import click
 
-from conveyor.cli.command import app_from, console, run
+from conveyor.app import Conveyor
+from conveyor.cli.command import app_from, console, parse_payload, run, with_app
 from conveyor.cli.queues import queues
 from conveyor.cli.render import jobs_table, print_job, print_json
 from conveyor.cli.retry import retry
 from conveyor.cli.schedules import schedules_group
 from conveyor.cli.watch import watch
-from conveyor.errors import InvalidArgument
+from conveyor.job import Job
 
 
 @click.group()
@@ -63,24 +64,18 @@ async def enqueue(
 ) -> None:
     """Enqueue one job of TASK."""
     text = payload_file.read_text(encoding="utf-8") if payload_file else (payload_json or "{}")
-    try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidArgument("payload", f"not valid JSON: {exc}") from None
-    if not isinstance(payload, dict):
-        raise InvalidArgument("payload", "must be a JSON object")
-    app = app_from(ctx)
-    try:
-        job = await app.enqueue(
+    payload = parse_payload(text)
+    job = await with_app(
+        ctx,
+        lambda app: app.enqueue(
             task,
             payload,
             delay=delay,
             priority=priority,
             queue=queue,
             idempotency_key=idempotency_key,
-        )
-    finally:
-        await app.close()
+        ),
+    )
     if as_json:
         print_json(job.to_json())
     else:
@@ -111,17 +106,16 @@ async def list_jobs(
     as_json: bool,
 ) -> None:
     """List jobs, newest first."""
-    app = app_from(ctx)
-    try:
-        page = await app.list_jobs(
+    page = await with_app(
+        ctx,
+        lambda app: app.list_jobs(
             state=list(state) or None,
             task=list(task) or None,
             queue=list(queue) or None,
             after=after,
             limit=limit,
-        )
-    finally:
-        await app.close()
+        ),
+    )
     if as_json:
         print_json({"jobs": [j.to_json() for j in page.jobs], "next_after": page.next_after})
         return
@@ -137,16 +131,12 @@ def _job_command(name: str, action: str, help_text: str) -> None:
     @click.pass_context
     @run
     async def command(ctx: click.Context, job_id: int, as_json: bool) -> None:
-        app = app_from(ctx)
-        try:
-            operation = {
-                "show": app.get_job,
-                "cancel": app.cancel,
-                "rerun": app.rerun,
-            }[action]
-            job = await operation(job_id)
-        finally:
-            await app.close()
+        operations: dict[str, Callable[[Conveyor], Awaitable[Job]]] = {
+            "show": lambda app: app.get_job(job_id),
+            "cancel": lambda app: app.cancel(job_id),
+            "rerun": lambda app: app.rerun(job_id),
+        }
+        job = await with_app(ctx, operations[action])
         if as_json:
             print_json(job.to_json())
         else:
@@ -161,11 +151,7 @@ def _job_command(name: str, action: str, help_text: str) -> None:
 async def why(ctx: click.Context, job_id: int, as_json: bool) -> None:
     """Say why a job is not running (scheduled, backing off, rate limit, concurrency key,
     no worker for its queue, stale lease ...), and until when where known."""
-    app = app_from(ctx)
-    try:
-        explanation = await app.explain(job_id)
-    finally:
-        await app.close()
+    explanation = await with_app(ctx, lambda app: app.explain(job_id))
     if as_json:
         print_json(explanation.to_json())
         return

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 import click
 from rich.table import Table
 
-from conveyor.cli.command import app_from, console, run
+from conveyor.app import Conveyor
+from conveyor.cli.command import console, run, with_app
 from conveyor.cli.render import print_json
 from conveyor.queue import QUEUE_COUNTED_STATES, QueueInfo
 
@@ -58,42 +59,34 @@ def queues() -> None:
 @run
 async def list_queues(ctx: click.Context, as_json: bool) -> None:
     """Every queue: those with jobs, those paused, those the app's tasks name."""
-    app = app_from(ctx)
-    try:
-        listed = await app.queues()
-    finally:
-        await app.close()
+    listed = await with_app(ctx, lambda app: app.queues())
     if as_json:
         print_json([queue.to_json() for queue in listed])
     else:
         console.print(queues_table(listed))
 
 
-@queues.command("pause")
-@click.argument("name")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-@run
-async def pause(ctx: click.Context, name: str, as_json: bool) -> None:
-    """Stop workers claiming from queue NAME; jobs keep arriving and wait (idempotent)."""
-    app = app_from(ctx)
-    try:
-        queue = await app.pause_queue(name)
-    finally:
-        await app.close()
-    _print_queue(queue, as_json)
+def _queue_command(
+    name: str, action: Callable[[Conveyor, str], Awaitable[QueueInfo]], help_text: str
+) -> None:
+    """``pause`` and ``resume``: one queue in, its state printed out."""
+
+    @queues.command(name, help=help_text)
+    @click.argument("name")
+    @click.option("--json", "as_json", is_flag=True)
+    @click.pass_context
+    @run
+    async def command(ctx: click.Context, name: str, as_json: bool) -> None:
+        _print_queue(await with_app(ctx, lambda app: action(app, name)), as_json)
 
 
-@queues.command("resume")
-@click.argument("name")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-@run
-async def resume(ctx: click.Context, name: str, as_json: bool) -> None:
-    """Let workers claim from queue NAME again (idempotent)."""
-    app = app_from(ctx)
-    try:
-        queue = await app.resume_queue(name)
-    finally:
-        await app.close()
-    _print_queue(queue, as_json)
+_queue_command(
+    "pause",
+    lambda app, name: app.pause_queue(name),
+    "Stop workers claiming from queue NAME; jobs keep arriving and wait (idempotent).",
+)
+_queue_command(
+    "resume",
+    lambda app, name: app.resume_queue(name),
+    "Let workers claim from queue NAME again (idempotent).",
+)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -11,8 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from conveyor.app import Conveyor
+from conveyor.cli.command import parse_payload
 from conveyor.cli.render import print_json
-from conveyor.errors import InvalidArgument
 from conveyor.store.schedule import ScheduleInfo
 
 Runner = Callable[[Callable[..., Coroutine[Any, Any, None]]], Callable[..., None]]
@@ -42,15 +41,7 @@ def schedules_table(infos: list[ScheduleInfo]) -> Table:
 
 
 def _payload(text: str | None) -> dict[str, Any] | None:
-    if text is None:
-        return None
-    try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidArgument("payload", f"not valid JSON: {exc}") from None
-    if not isinstance(payload, dict):
-        raise InvalidArgument("payload", "must be a JSON object")
-    return payload
+    return None if text is None else parse_payload(text)
 
 
 def _rule_options(fn: Callable[..., Any]) -> Callable[..., Any]:
