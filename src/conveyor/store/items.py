@@ -1,4 +1,5 @@
-"""The item ledger's records as they cross the Store interface, and their batch encoding."""
+"""The item ledger's records as they cross the Store interface, their batch encoding, and
+the ledger's Store methods, written once for both dialects."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from conveyor.job import Job
+from conveyor.store.runner import QueryRunner
 
 
 class ItemOutcome(StrEnum):
@@ -128,3 +130,41 @@ def record_from_row(row: Mapping[str, Any], recorded_at: datetime) -> ItemRecord
         attempt=int(row["attempt"]),
         recorded_at=recorded_at,
     )
+
+
+class ItemLedgerMethods(QueryRunner):
+    """``record_items``, ``done_item_keys``, ``count_items`` and ``list_items``, one
+    statement per call; mixed into each store with its dialect's ``QueryRunner``."""
+
+    @staticmethod
+    def _recorded_at(value: Any) -> datetime:
+        """A row's ``recorded_at`` as the dialect's driver returns it, as a datetime."""
+        raise NotImplementedError
+
+    async def record_items(self, *, marks: Sequence[ItemMark], now: datetime) -> None:
+        if marks:
+            params = {"items": items_json(marks), "now": self._param_time(now)}
+            await self._execute("record_items", params)
+
+    async def done_item_keys(self, *, ledger: str, keys: Sequence[str] | None) -> set[str]:
+        params = {
+            "ledger": ledger,
+            "keys": None if keys is None else self._param_strings(list(keys)),
+        }
+        return {str(r["item_key"]) for r in await self._read_rows("done_item_keys", params)}
+
+    async def count_items(self, *, ledger: str) -> ItemCounts:
+        return counts_from_rows(await self._read_rows("count_items", {"ledger": ledger}))
+
+    async def list_items(
+        self, *, ledger: str, outcome: ItemOutcome | None, after: str | None, limit: int
+    ) -> ItemPage:
+        params = {
+            "ledger": ledger,
+            "outcome": None if outcome is None else outcome.value,
+            "after": after,
+            "limit": limit + 1,
+        }
+        rows = await self._read_rows("list_items", params)
+        items = [record_from_row(r, self._recorded_at(r["recorded_at"])) for r in rows[:limit]]
+        return ItemPage(items, items[-1].key if len(rows) > limit and items else None)
