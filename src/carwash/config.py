@@ -16,9 +16,6 @@ class CarwashConfig:
         smtp_url: where mail goes; default ``CONVEYOR_SMTP_URL``, else the demo's local
             sink at ``smtp://127.0.0.1:8025``.
         campaign_chunk_size: most recipients per ``email.send_chunk`` job (default 100).
-        email_claim_window: recipients claimed (and then recorded) per commit while
-            sending (default 20); a worker killed mid-window leaves at most this many
-            recipients ``failed`` as "may have arrived" rather than mailing them twice.
         email_chunks_per_tenant: most chunk jobs of one tenant sending at once across the
             cluster (default 2); each paces at this share of the tenant's rate.
         email_max_attempts: attempts of a chunk before its unsent recipients count as
@@ -35,7 +32,6 @@ class CarwashConfig:
 
     smtp_url: str | None = None
     campaign_chunk_size: int = 100
-    email_claim_window: int = 20
     email_chunks_per_tenant: int = 2
     email_max_attempts: int = 8
     email_retry: RetryPolicy = field(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -85,27 +85,37 @@ class MailSession:
     def __init__(self, client: aiosmtplib.SMTP) -> None:
         self._client = client
 
-    async def send(self, message: EmailMessage, *, sender: str, recipient: str) -> None:
+    async def send(self, message: Message, *, sender: str, recipient: str) -> None:
         """Raises ``Bounced``, ``NotSent`` or ``Unknown``; returns once the server accepted."""
+        await self.envelope(sender=sender, recipient=recipient)
+        await self.data(message)
+
+    async def envelope(self, *, sender: str, recipient: str) -> None:
+        """``MAIL`` and ``RCPT``: nothing is delivered yet. Raises ``Bounced`` or ``NotSent``."""
         client = self._client
         try:
             await client.mail(sender)
             await client.rcpt(recipient)
         except aiosmtplib.SMTPResponseException as exc:
-            await self._reset()
+            await self.reset()
             raise _failure(exc) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise NotSent(f"connection failed before the message: {exc}") from exc
+
+    async def data(self, message: Message) -> None:
+        """``DATA`` after an ``envelope``: hands the message over. Raises ``Bounced``,
+        ``NotSent`` (refused: nothing arrived) or ``Unknown`` (it may have arrived)."""
         try:
-            await client.data(message.as_bytes())
+            await self._client.data(message.as_bytes())
         except aiosmtplib.SMTPResponseException as exc:
             # The server answered the DATA: it refused the message, so nothing arrived.
-            await self._reset()
+            await self.reset()
             raise _failure(exc) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise Unknown(f"connection lost while the server held the message: {exc}") from exc
 
-    async def _reset(self) -> None:
+    async def reset(self) -> None:
+        """``RSET``: drop an envelope that will not get its message."""
         with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
             await self._client.rset()
 

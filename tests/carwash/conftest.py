@@ -64,6 +64,15 @@ def engine(carwash_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def reader(carwash_url: str) -> Iterator[Engine]:
+    """An engine for polling: on SQLite its reads do not take the write lock that the
+    worker under test needs."""
+    made = make_engine(carwash_url, reads_only=True)
+    yield made
+    made.dispose()
+
+
+@pytest.fixture
 def rng() -> random.Random:
     return random.Random(1234)
 

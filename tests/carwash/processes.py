@@ -12,10 +12,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def start_worker(
-    url: str, *, data_dir: Path, pause: float = 0.0, marker: Path | None = None
+    url: str,
+    *,
+    data_dir: Path,
+    pause: float = 0.0,
+    marker: Path | None = None,
+    smtp_url: str | None = None,
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
+        **({"CONVEYOR_SMTP_URL": smtp_url} if smtp_url else {}),
         "CONVEYOR_DATABASE_URL": url,
         "CONVEYOR_DATA_DIR": str(data_dir),
         "CONVEYOR_LEASE_TTL_SECONDS": "1",

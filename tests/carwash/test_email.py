@@ -16,7 +16,7 @@ from sqlalchemy import Engine, Row, select
 
 from carwash.demodata import add_customers, add_tenant
 from carwash.mail import SmtpTarget, open_session
-from carwash.mailsink import MailSink
+from carwash.mailsink import MailSink, ReceivedMail
 from carwash.models import Campaign, Customer, Delivery
 from conveyor import Conveyor, JobState, PayloadInvalid
 from conveyor.api import create_api
@@ -47,7 +47,7 @@ def campaign_row(engine: Engine, campaign_id: int) -> Row[Any]:
 
 async def run_campaign(
     app: Conveyor,
-    engine: Engine,
+    reader: Engine,
     tenant: int,
     start_worker: Callable[..., RunningWorker],
 ) -> Row[Any]:
@@ -61,15 +61,15 @@ async def run_campaign(
     result = (await app.get_job(job.id)).result
     assert isinstance(result, dict)
     campaign_id = result["campaign_id"]
-    await eventually(lambda: campaign_row(engine, campaign_id).state == "finished", timeout=540)
+    await eventually(lambda: campaign_row(reader, campaign_id).state == "finished", timeout=540)
     await worker.stop()
-    return campaign_row(engine, campaign_id)
+    return campaign_row(reader, campaign_id)
 
 
-def mails_per_recipient(sink: MailSink, campaign_id: int) -> Counter[str]:
+def mails_per_recipient(mails: list[ReceivedMail], campaign_id: int) -> Counter[str]:
     return Counter(
         recipient
-        for mail in sink.messages()
+        for mail in mails
         if mail.headers.get("X-Carwash-Campaign") == str(campaign_id)
         for recipient in mail.recipients
     )
@@ -79,6 +79,7 @@ def mails_per_recipient(sink: MailSink, campaign_id: int) -> Counter[str]:
 async def test_each_opted_in_customer_gets_the_campaign_exactly_once_through_failures(
     make_app: Callable[..., Conveyor],
     engine: Engine,
+    reader: Engine,
     sink: MailSink,
     rng: random.Random,
     start_worker: Callable[..., RunningWorker],
@@ -88,9 +89,10 @@ async def test_each_opted_in_customer_gets_the_campaign_exactly_once_through_fai
     sink.fail_transiently(transient_failures)  # 451 for the next 40 recipients, then fine
     app = make_app(campaign_chunk_size=100)
 
-    campaign = await run_campaign(app, engine, tenant, start_worker)
+    campaign = await run_campaign(app, reader, tenant, start_worker)
 
-    received = mails_per_recipient(sink, campaign.id)
+    mails = sink.messages()
+    received = mails_per_recipient(mails, campaign.id)
     assert sorted(received) == sorted(opted_in)
     assert set(received.values()) == {1}
     assert sink.transient_refusals == transient_failures
@@ -100,7 +102,7 @@ async def test_each_opted_in_customer_gets_the_campaign_exactly_once_through_fai
         0,
         0,
     )
-    body = next(m for m in sink.messages() if m.recipients[0] == opted_in[0]).body
+    body = next(m for m in mails if m.recipients[0] == opted_in[0]).body
     assert "Suds has a spring offer" in body
     retried = await app.list_jobs(task="email.send_chunk", limit=100)
     assert any(job.attempt > 1 and job.errors for job in retried.jobs)
@@ -110,6 +112,7 @@ async def test_each_opted_in_customer_gets_the_campaign_exactly_once_through_fai
 async def test_a_refused_address_bounces_and_the_rest_are_delivered(
     make_app: Callable[..., Conveyor],
     engine: Engine,
+    reader: Engine,
     sink: MailSink,
     rng: random.Random,
     start_worker: Callable[..., RunningWorker],
@@ -119,9 +122,9 @@ async def test_a_refused_address_bounces_and_the_rest_are_delivered(
     sink.reject(refused)
     app = make_app(campaign_chunk_size=50)
 
-    campaign = await run_campaign(app, engine, tenant, start_worker)
+    campaign = await run_campaign(app, reader, tenant, start_worker)
 
-    received = mails_per_recipient(sink, campaign.id)
+    received = mails_per_recipient(sink.messages(), campaign.id)
     assert sorted(received) == sorted(set(opted_in) - {refused})
     assert set(received.values()) == {1}
     assert (campaign.sent, campaign.bounced, campaign.failed) == (len(opted_in) - 1, 1, 0)
