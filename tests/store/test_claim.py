@@ -287,8 +287,9 @@ async def _insert_history_and_backlog(store: Store) -> None:
 
 def reads_paused_queues_once(plan: str) -> bool:
     """The paused-queue lookup runs once per statement, not once per job row: PostgreSQL
-    shows it as an InitPlan, SQLite as a LIST SUBQUERY that is not CORRELATED."""
-    once = "InitPlan" in plan or "LIST SUBQUERY" in plan
+    shows it as a hashed SubPlan (or an InitPlan), SQLite as a LIST SUBQUERY that is not
+    CORRELATED."""
+    once = "hashed SubPlan" in plan or "InitPlan" in plan or "LIST SUBQUERY" in plan
     return "conveyor_queues" in plan and once and "CORRELATED" not in plan
 
 
@@ -313,3 +314,26 @@ async def test_claim_of_any_queue_reads_the_partial_claim_index(
     for plan in claim_plans(store_url, queues=None):
         assert "conveyor_jobs_claim_any_idx" in plan, plan
         assert reads_paused_queues_once(plan), plan
+
+
+async def test_a_backlog_without_history_is_claimed_through_the_index(
+    store: Store, store_url: str
+) -> None:
+    """With nothing but due jobs in the table the claim must still walk the index and stop
+    after its limit, not read and sort the whole backlog for every batch it claims."""
+    for _ in range(5):
+        await insert_many(store, 1_000, queue="default")
+    await store.pause_queue(queue="held", now=NOW)
+
+    for plan in claim_plans(store_url, queues=None):
+        assert "conveyor_jobs_claim_any_idx" in plan, plan
+        assert "Seq Scan on conveyor_jobs" not in plan, plan
+        assert "Sort" not in plan and "TEMP B-TREE" not in plan, plan
+        assert reads_paused_queues_once(plan), plan
+    if not is_sqlite_url(store_url):  # SQLite sorts the due jobs of a listed queue set
+        for plan in claim_plans(store_url, queues=["default"]):
+            assert "Index Scan using conveyor_jobs_claim" in plan, plan
+            # Sorting the few candidates taken from the index is fine; sorting the backlog
+            # (a sort over a scan of the jobs table) is what must not happen.
+            assert "Seq Scan on conveyor_jobs" not in plan, plan
+            assert "Sort Key: conveyor_jobs." not in plan, plan

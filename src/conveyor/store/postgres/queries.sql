@@ -64,21 +64,30 @@ JOIN jsonb_to_recordset(%(keys)s::jsonb) AS k(task text, key text)
 
 -- name: claim_jobs
 -- Claim up to %(limit)s due jobs of the given queues in priority order, stamping a fresh
--- lease token. The CTE is an optimisation fence: without it the planner may lock more
--- rows than LIMIT. SKIP LOCKED lets concurrent claimers pass each other instead of queueing.
--- The paused queues are read once per statement (an InitPlan) and filtered out as rows
--- come off the index. The queue list stays a plain parameter: hidden behind a subquery,
--- it would leave the planner blind and it would walk conveyor_jobs_claim_any_idx instead.
-WITH picked AS (
-    SELECT id FROM conveyor_jobs
-    WHERE state IN ('available', 'scheduled', 'retrying')
-      AND queue = ANY(%(queues)s::text[])
-      AND queue <> ALL(ARRAY(SELECT name FROM conveyor_queues WHERE paused))
-      AND run_at <= %(now)s
-      AND concurrency_key IS NULL AND rate_key IS NULL AND fairness_key IS NULL
-    ORDER BY priority, run_at, id
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
+-- lease token. Each listed queue that is not paused is read in claim order from
+-- conveyor_jobs_claim_idx, at most %(limit)s rows each, and the best %(limit)s of those
+-- win: the cost follows the limit and the number of queues, never the backlog, whatever
+-- the planner guesses (one walk of the index for a list of queues would need a sort of
+-- every due job of those queues, or a walk past every other queue's jobs). The CTE is an
+-- optimisation fence: without it the planner may lock more rows than it returns. SKIP
+-- LOCKED lets concurrent claimers pass each other instead of queueing; candidates locked
+-- here but not among the best are unlocked again when the statement commits.
+WITH candidates AS (
+    SELECT c.id, c.priority, c.run_at
+    FROM unnest(%(queues)s::text[]) AS q(name)
+    CROSS JOIN LATERAL (
+        SELECT id, priority, run_at FROM conveyor_jobs
+        WHERE queue = q.name
+          AND state IN ('available', 'scheduled', 'retrying')
+          AND run_at <= %(now)s
+          AND concurrency_key IS NULL AND rate_key IS NULL AND fairness_key IS NULL
+        ORDER BY priority, run_at, id
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    ) c
+    WHERE q.name NOT IN (SELECT name FROM conveyor_queues WHERE paused)
+), picked AS (
+    SELECT id FROM candidates ORDER BY priority, run_at, id LIMIT %(limit)s
 )
 UPDATE conveyor_jobs j
 SET state = 'running', attempt = j.attempt + 1, started_at = %(now)s,
@@ -89,12 +98,12 @@ RETURNING j.*;
 
 -- name: claim_jobs_any_queue
 -- As claim_jobs, for a worker that serves every queue. The paused queues are read once
--- per statement; their due jobs are filtered out as the index is walked.
+-- per statement (NOT IN, as above); their due jobs are filtered out as the index is walked.
 WITH picked AS (
     SELECT id FROM conveyor_jobs
     WHERE state IN ('available', 'scheduled', 'retrying')
       AND run_at <= %(now)s
-      AND queue <> ALL(ARRAY(SELECT name FROM conveyor_queues WHERE paused))
+      AND queue NOT IN (SELECT name FROM conveyor_queues WHERE paused)
       AND concurrency_key IS NULL AND rate_key IS NULL AND fairness_key IS NULL
     ORDER BY priority, run_at, id
     LIMIT %(limit)s

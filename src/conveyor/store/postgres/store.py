@@ -80,6 +80,9 @@ def decode_time(value: Any) -> datetime:
     return datetime.fromisoformat(str(value)).astimezone(UTC)
 
 
+_NO_SORT: LiteralString = "SET LOCAL enable_sort = off"
+
+
 def parse_row(row: Any) -> Job:
     return job_from_row(row, decode_time)
 
@@ -197,6 +200,27 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         except psycopg.Error as exc:
             raise _translate(exc, self.url) from exc
 
+    async def _claim_plain(self, sql: LiteralString, params: dict[str, Any]) -> list[Row]:
+        """Run a plain claim statement with sorting priced out of its plan.
+
+        The claim must walk its index in claim order and stop at the limit. A planner
+        without fresh statistics (a burst of jobs into a table autovacuum has not analysed
+        yet) may instead read every due job and sort them, for every batch: with a backlog
+        of 20,000 that made each claim ~5x slower. ``enable_sort = off`` for this one
+        transaction leaves the index walk as the only cheap plan; the pipeline sends it
+        with the claim and the commit without waiting for each.
+        """
+        try:
+            async with self._require_pool().connection() as conn:
+                async with conn.pipeline(), conn.transaction():
+                    await conn.execute(_NO_SORT)
+                    cur = conn.cursor(row_factory=dict_row)
+                    cur.adapters.register_loader("jsonb", TextLoader)  # as in _fetch
+                    await cur.execute(sql, params)
+                return await cur.fetchall()
+        except psycopg.Error as exc:
+            raise _translate(exc, self.url) from exc
+
     async def _rowcount(self, name: str, params: dict[str, Any]) -> int:
         try:
             async with self._require_pool().connection() as conn:
@@ -275,7 +299,7 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         name = "claim_jobs_any_queue"
         if queues is not None:
             name, params["queues"] = "claim_jobs", list(queues)
-        rows = await self._rows(name, params)
+        rows = await self._claim_plain(QUERIES[name], params)
         if len(rows) < limit:  # flow jobs fill what plain jobs left (store/postgres/flow.py)
             try:
                 rows += await self._claim_flow({**params, "limit": limit - len(rows)})
