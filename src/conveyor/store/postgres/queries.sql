@@ -564,29 +564,69 @@ DELETE FROM conveyor_schedule_fires WHERE recorded_at < %(before)s;
 SELECT pg_advisory_xact_lock(7164002316);
 
 -- name: claim_flow_jobs
--- Claim up to %(limit)s due flow jobs (see migration 0006). Each waiting job is ranked
--- within its concurrency key, its rate key and its fairness key; a job is admitted while
--- its rank fits the key's free running slots and the bucket's whole tokens, and admitted
--- jobs are taken round-robin across fairness keys (turn), within priority. A job that is
--- not admitted stays as it is: no attempt counted. The state test in the UPDATE re-checks
--- rows an admin changed since the snapshot (e.g. cancelled).
-WITH eligible AS (
+-- Claim up to %(limit)s due flow jobs (migrations 0006 and 0009). flow_group walks the
+-- distinct groups (queue, concurrency_key, rate_key, fairness_key) of waiting flow jobs
+-- down conveyor_jobs_flow_group_idx, one index descent per group; candidate reads the
+-- first %(limit)s due jobs of each group of a served, unpaused queue. No other job can be
+-- taken: a group's k-th job ranks at least k-th within each of its keys, so it is admitted
+-- only if the k-1 before it are, and they all come before it in the order below.
+-- Each candidate is ranked within its concurrency key, its rate key and its fairness key;
+-- a job is admitted while its rank fits the key's free running slots and the bucket's
+-- whole tokens, and admitted jobs are taken round-robin across fairness keys (turn),
+-- within priority. The ranks count candidates only, so a key never admits more than its
+-- free slots or tokens. A job that is not admitted stays as it is: no attempt counted.
+-- The state test in the UPDATE re-checks rows an admin changed since the snapshot; the
+-- picked ids arrive as one array, so that the update looks each up by primary key even
+-- when the planner, without statistics, expects many of them.
+WITH RECURSIVE flow_group AS (
+    (SELECT ARRAY[queue, concurrency_key, rate_key, fairness_key] AS key
+     FROM conveyor_jobs
+     WHERE state IN ('available', 'scheduled', 'retrying')
+       AND (concurrency_key IS NOT NULL OR rate_key IS NOT NULL OR fairness_key IS NOT NULL)
+     ORDER BY 1
+     LIMIT 1)
+    UNION ALL
+    SELECT (SELECT ARRAY[queue, concurrency_key, rate_key, fairness_key]
+            FROM conveyor_jobs
+            WHERE state IN ('available', 'scheduled', 'retrying')
+              AND (concurrency_key IS NOT NULL OR rate_key IS NOT NULL
+                   OR fairness_key IS NOT NULL)
+              AND ARRAY[queue, concurrency_key, rate_key, fairness_key] > g.key
+            ORDER BY 1
+            LIMIT 1)
+    FROM flow_group g
+    WHERE g.key IS NOT NULL
+), candidate AS (
+    SELECT c.* FROM flow_group g
+    CROSS JOIN LATERAL (
+        SELECT id, priority, run_at, concurrency_key, concurrency_limit, rate_key,
+               rate_per_second, rate_burst, fairness_key
+        FROM conveyor_jobs
+        WHERE ARRAY[queue, concurrency_key, rate_key, fairness_key] = g.key
+          AND state IN ('available', 'scheduled', 'retrying')
+          AND (concurrency_key IS NOT NULL OR rate_key IS NOT NULL OR fairness_key IS NOT NULL)
+          AND run_at <= %(now)s
+        ORDER BY priority, run_at, id
+        LIMIT %(limit)s
+    ) c
+    WHERE g.key IS NOT NULL
+      AND (%(queues)s::text[] IS NULL OR g.key[1] = ANY(%(queues)s::text[]))
+      AND g.key[1] <> ALL(ARRAY(SELECT name FROM conveyor_queues WHERE paused))
+), eligible AS (
     SELECT id, priority, run_at, concurrency_key, concurrency_limit, rate_key,
            rate_per_second, rate_burst,
            row_number() OVER (PARTITION BY fairness_key ORDER BY priority, run_at, id) AS turn,
            row_number() OVER (PARTITION BY concurrency_key ORDER BY priority, run_at, id)
                AS key_rank,
            row_number() OVER (PARTITION BY rate_key ORDER BY priority, run_at, id) AS rate_rank
-    FROM conveyor_jobs
-    WHERE state IN ('available', 'scheduled', 'retrying')
-      AND (concurrency_key IS NOT NULL OR rate_key IS NOT NULL OR fairness_key IS NOT NULL)
-      AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]))
-      AND queue <> ALL(ARRAY(SELECT name FROM conveyor_queues WHERE paused))
-      AND run_at <= %(now)s
+    FROM candidate
 ), running AS (
-    SELECT concurrency_key, count(*) AS n FROM conveyor_jobs
-    WHERE state = 'running' AND concurrency_key IS NOT NULL
-    GROUP BY concurrency_key
+    -- Counted for the candidates' keys only, each down conveyor_jobs_running_key_idx.
+    SELECT k.concurrency_key,
+           (SELECT count(*) FROM conveyor_jobs r
+            WHERE r.state = 'running' AND r.concurrency_key = k.concurrency_key) AS n
+    FROM (SELECT DISTINCT concurrency_key FROM candidate
+          WHERE concurrency_key IS NOT NULL) AS k
 ), picked AS (
     SELECT e.id FROM eligible e
     LEFT JOIN running r ON r.concurrency_key = e.concurrency_key
@@ -604,8 +644,8 @@ UPDATE conveyor_jobs j
 SET state = 'running', attempt = j.attempt + 1, started_at = %(now)s,
     lease_token = gen_random_uuid(), lease_expires_at = %(expires_at)s,
     worker_id = %(worker_id)s
-FROM picked
-WHERE j.id = picked.id AND j.state IN ('available', 'scheduled', 'retrying')
+WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
+  AND j.state IN ('available', 'scheduled', 'retrying')
 RETURNING j.*;
 
 -- name: take_rate_tokens

@@ -518,8 +518,46 @@ DELETE FROM conveyor_schedule_fires WHERE recorded_at < :before;
 SELECT 1 AS locked;
 
 -- name: claim_flow_jobs
--- Claim up to :limit due flow jobs; see the PostgreSQL query for how jobs are admitted
--- and interleaved. One writer: what the subquery reads cannot change before the update.
+-- Claim up to :limit due flow jobs; see the PostgreSQL query for how the groups are
+-- walked, how few jobs each gives, and how jobs are admitted and interleaved. A correlated
+-- IN subquery stands in for LATERAL. One writer: what the reads see cannot change before
+-- the update.
+WITH RECURSIVE flow_group(key) AS (
+    SELECT (SELECT json_array(queue, concurrency_key, rate_key, fairness_key)
+            FROM conveyor_jobs INDEXED BY conveyor_jobs_flow_group_idx
+            WHERE state IN ('available', 'scheduled', 'retrying')
+              AND (concurrency_key IS NOT NULL OR rate_key IS NOT NULL
+                   OR fairness_key IS NOT NULL)
+            ORDER BY 1
+            LIMIT 1)
+    UNION ALL
+    SELECT (SELECT json_array(queue, concurrency_key, rate_key, fairness_key)
+            FROM conveyor_jobs INDEXED BY conveyor_jobs_flow_group_idx
+            WHERE state IN ('available', 'scheduled', 'retrying')
+              AND (concurrency_key IS NOT NULL OR rate_key IS NOT NULL
+                   OR fairness_key IS NOT NULL)
+              AND json_array(queue, concurrency_key, rate_key, fairness_key) > g.key
+            ORDER BY 1
+            LIMIT 1)
+    FROM flow_group g
+    WHERE g.key IS NOT NULL
+), candidate AS (
+    SELECT j.id, j.priority, j.run_at, j.concurrency_key, j.concurrency_limit, j.rate_key,
+           j.rate_per_second, j.rate_burst, j.fairness_key
+    FROM flow_group g
+    JOIN conveyor_jobs j ON j.id IN (
+        SELECT id FROM conveyor_jobs INDEXED BY conveyor_jobs_flow_group_idx
+        WHERE json_array(queue, concurrency_key, rate_key, fairness_key) = g.key
+          AND state IN ('available', 'scheduled', 'retrying')
+          AND (concurrency_key IS NOT NULL OR rate_key IS NOT NULL OR fairness_key IS NOT NULL)
+          AND run_at <= :now
+        ORDER BY priority, run_at, id
+        LIMIT :limit)
+    WHERE g.key IS NOT NULL
+      AND (:queues IS NULL
+           OR json_extract(g.key, '$[0]') IN (SELECT value FROM json_each(:queues)))
+      AND json_extract(g.key, '$[0]') NOT IN (SELECT name FROM conveyor_queues WHERE paused)
+)
 UPDATE conveyor_jobs
 SET state = 'running', attempt = attempt + 1, started_at = :now,
     lease_token = lower(hex(randomblob(16))), lease_expires_at = :expires_at,
@@ -534,17 +572,14 @@ WHERE id IN (
                    AS key_rank,
                row_number() OVER (PARTITION BY rate_key ORDER BY priority, run_at, id)
                    AS rate_rank
-        FROM conveyor_jobs INDEXED BY conveyor_jobs_flow_idx
-        WHERE state IN ('available', 'scheduled', 'retrying')
-          AND (concurrency_key IS NOT NULL OR rate_key IS NOT NULL OR fairness_key IS NOT NULL)
-          AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
-          AND queue NOT IN (SELECT name FROM conveyor_queues WHERE paused)
-          AND run_at <= :now
+        FROM candidate
     ) AS e
     LEFT JOIN (
-        SELECT concurrency_key, count(*) AS n FROM conveyor_jobs
-        WHERE state = 'running' AND concurrency_key IS NOT NULL
-        GROUP BY concurrency_key
+        SELECT k.concurrency_key,
+               (SELECT count(*) FROM conveyor_jobs r
+                WHERE r.state = 'running' AND r.concurrency_key = k.concurrency_key) AS n
+        FROM (SELECT DISTINCT concurrency_key FROM candidate
+              WHERE concurrency_key IS NOT NULL) AS k
     ) AS r ON r.concurrency_key = e.concurrency_key
     LEFT JOIN conveyor_rate_buckets b ON b.key = e.rate_key
     WHERE (e.concurrency_key IS NULL OR e.key_rank + coalesce(r.n, 0) <= e.concurrency_limit)
