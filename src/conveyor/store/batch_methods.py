@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from conveyor.errors import BatchNotFound
 from conveyor.job import Job, JobState
@@ -22,10 +21,6 @@ class BatchMethods(QueryRunner):
 
     @staticmethod
     def _job(row: Row) -> Job:
-        raise NotImplementedError  # the store's
-
-    @staticmethod
-    def _when(value: Any) -> datetime:
         raise NotImplementedError  # the store's
 
     async def get_batch(self, *, batch_id: int) -> Batch:

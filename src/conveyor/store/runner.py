@@ -10,7 +10,8 @@ Row = dict[str, Any]
 
 class QueryRunner:
     """What a dialect supplies so that one mixin can serve both stores: how to run a named
-    statement of its ``queries.sql`` and how to pass it a time and a list of strings.
+    statement of its ``queries.sql``, how to pass it a time and a list of strings, and how
+    to read a time from its rows.
 
     The methods are declared here and written in ``postgres/runner.py`` and
     ``sqlite/runner.py``; the SQL itself stays in each dialect's ``queries.sql``.
@@ -34,4 +35,9 @@ class QueryRunner:
 
     def _param_strings(self, values: list[str]) -> Any:
         """A list of strings as the dialect's statements take it."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _when(value: Any) -> datetime:
+        """A time from a row, as an aware UTC datetime (the store's own decoder)."""
         raise NotImplementedError

@@ -96,19 +96,7 @@ class ScheduleInfo:
             return None if moment is None else moment.isoformat()
 
         return {
-            "name": spec.name,
-            "task": spec.task,
-            "cron": spec.cron,
-            "every_seconds": None if spec.every is None else spec.every.total_seconds(),
-            "timezone": spec.timezone,
-            "payload": spec.payload,
-            "queue": spec.queue,
-            "priority": spec.priority,
-            "catch_up": spec.catch_up.value,
-            "allow_overlap": spec.allow_overlap,
-            "run_on_startup": spec.run_on_startup,
-            "per_tenant": spec.per_tenant,
-            "source": spec.source,
+            **_spec_fields(spec, spec.payload),
             "paused": self.paused,
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
@@ -147,13 +135,22 @@ def spec_params(
 ) -> dict[str, Any]:
     """The named parameters of ``save_schedule``/``create_schedule``/``update_schedule``."""
     return {
+        **_spec_fields(spec, json.dumps(spec.payload)),
+        "anchor_at": None if spec.anchor_at is None else encode_time(spec.anchor_at),
+        "now": encode_time(now),
+    }
+
+
+def _spec_fields(spec: ScheduleSpec, payload: Any) -> dict[str, Any]:
+    """A definition's fields as plain values, in the order ``to_json`` shows them; the
+    payload as the caller encodes it (an object for JSON, JSON text for a statement)."""
+    return {
         "name": spec.name,
         "task": spec.task,
         "cron": spec.cron,
-        "timezone": spec.timezone,
         "every_seconds": None if spec.every is None else spec.every.total_seconds(),
-        "anchor_at": None if spec.anchor_at is None else encode_time(spec.anchor_at),
-        "payload": json.dumps(spec.payload),
+        "timezone": spec.timezone,
+        "payload": payload,
         "queue": spec.queue,
         "priority": spec.priority,
         "catch_up": spec.catch_up.value,
@@ -161,7 +158,6 @@ def spec_params(
         "run_on_startup": spec.run_on_startup,
         "per_tenant": spec.per_tenant,
         "source": spec.source,
-        "now": encode_time(now),
     }
 
 

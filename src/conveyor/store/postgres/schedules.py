@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.string import TextLoader
 
-from conveyor.errors import ScheduleExists, ScheduleNotFound, StoreError, StoreUnavailable
+from conveyor.errors import StoreError, StoreUnavailable
 from conveyor.store.base import InsertPlan, NewJob
-from conveyor.store.rows import job_from_row, schedule_from_row
+from conveyor.store.postgres.runner import PostgresRunner
+from conveyor.store.rows import job_from_row
 from conveyor.store.schedule import (
     Fire,
     FireOutcome,
     FireResult,
-    ScheduleInfo,
     ScheduleSpec,
     fire_params,
     spec_params,
 )
+from conveyor.store.schedule_methods import ScheduleMethods
 from conveyor.store.sql import load_queries
 
 if TYPE_CHECKING:
@@ -32,18 +33,15 @@ QUERIES = load_queries("conveyor.store.postgres")
 Row = dict[str, Any]
 
 
-def _decode_time(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC)
-    return datetime.fromisoformat(str(value)).astimezone(UTC)
-
-
 def _same(moment: datetime) -> datetime:
     return moment
 
 
-class PostgresSchedules:
-    """Mixed into ``PostgresStore``; uses its pool, its row reader and its insert plan."""
+class PostgresSchedules(PostgresRunner, ScheduleMethods):
+    """Mixed into ``PostgresStore``; uses its pool and its insert plan. The one-statement
+    methods are the shared ``ScheduleMethods``; these run several in one transaction."""
+
+    _schedule_time = staticmethod(_same)
 
     if TYPE_CHECKING:
 
@@ -52,8 +50,6 @@ class PostgresSchedules:
 
         def _require_pool(self) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]: ...
 
-        async def _rows(self, name: str, params: dict[str, Any]) -> list[Row]: ...
-
         def plan_insert(self, jobs: Sequence[NewJob], *, now: datetime) -> InsertPlan: ...
 
     async def save_schedules(self, *, specs: Sequence[ScheduleSpec], now: datetime) -> None:
@@ -61,42 +57,12 @@ class PostgresSchedules:
             for spec in specs:
                 await cur.execute(QUERIES["save_schedule"], spec_params(spec, now, _same))
 
-    async def create_schedule(self, *, spec: ScheduleSpec, now: datetime) -> ScheduleInfo:
-        if not await self._rows("create_schedule", spec_params(spec, now, _same)):
-            raise ScheduleExists(spec.name)
-        return await self.get_schedule(name=spec.name)
-
-    async def update_schedule(self, *, spec: ScheduleSpec, now: datetime) -> ScheduleInfo:
-        if not await self._rows("update_schedule", spec_params(spec, now, _same)):
-            raise ScheduleNotFound(spec.name)
-        return await self.get_schedule(name=spec.name)
-
-    async def pause_schedule(self, *, name: str, paused: bool, now: datetime) -> ScheduleInfo:
-        params = {"name": name, "paused": paused, "now": now}
-        if not await self._rows("set_schedule_paused", params):
-            raise ScheduleNotFound(name)
-        return await self.get_schedule(name=name)
-
     async def delete_schedules(self, *, names: Sequence[str]) -> int:
         async with self._transaction() as cur:
             await cur.execute(QUERIES["delete_schedule_fires"], {"names": list(names)})
             await cur.execute(QUERIES["delete_schedule_cursors"], {"names": list(names)})
             await cur.execute(QUERIES["delete_schedules"], {"names": list(names)})
             return max(cur.rowcount, 0)
-
-    async def list_schedules(self) -> list[ScheduleInfo]:
-        rows = await self._rows("list_schedules", {"name": None})
-        return [schedule_from_row(row, _decode_time) for row in rows]
-
-    async def get_schedule(self, *, name: str) -> ScheduleInfo:
-        rows = await self._rows("list_schedules", {"name": name})
-        if not rows:
-            raise ScheduleNotFound(name)
-        return schedule_from_row(rows[0], _decode_time)
-
-    async def latest_fires(self) -> dict[tuple[str, str], datetime]:
-        rows = await self._rows("latest_fires", {})
-        return {(r["schedule"], r["tenant"]): _decode_time(r["fire_at"]) for r in rows}
 
     async def record_fire(
         self, *, fire: Fire, job: NewJob | None, allow_overlap: bool, now: datetime
@@ -122,14 +88,10 @@ class PostgresSchedules:
             await cur.execute(statement.sql, dict(statement.params))
             job_id = int((await cur.fetchall())[0]["id"])
             await cur.execute(QUERIES["link_fired_job"], {**key, "id": job_id})
-            stored = job_from_row((await cur.fetchall())[0], _decode_time)
+            stored = job_from_row((await cur.fetchall())[0], self._when)
             enqueued = {**key, "outcome": FireOutcome.ENQUEUED.value, "job_id": job_id}
             await cur.execute(QUERIES["set_fire_result"], enqueued)
             return FireResult(FireOutcome.ENQUEUED, stored)
-
-    async def claim_startup_fire(self, *, name: str, since: datetime, now: datetime) -> bool:
-        params = {"name": name, "since": since, "now": now}
-        return bool(await self._rows("claim_startup_fire", params))
 
     async def prune_fires(self, *, before: datetime) -> int:
         async with self._transaction() as cur:

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from conveyor.errors import ScheduleExists, ScheduleNotFound
 from conveyor.store.base import InsertPlan, NewJob
-from conveyor.store.rows import job_from_row, schedule_from_row
+from conveyor.store.rows import job_from_row
 from conveyor.store.schedule import (
     Fire,
     FireOutcome,
     FireResult,
-    ScheduleInfo,
     ScheduleSpec,
     fire_params,
     spec_params,
 )
+from conveyor.store.schedule_methods import ScheduleMethods
 from conveyor.store.sql import load_queries
+from conveyor.store.sqlite.runner import SqliteRunner
 
 T = TypeVar("T")
 QUERIES = load_queries("conveyor.store.sqlite")
@@ -32,10 +32,6 @@ def _encode_time(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
-def _decode_time(value: Any) -> datetime:
-    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
-
-
 def _as_dicts(cursor: sqlite3.Cursor) -> list[Row]:
     names = [d[0] for d in cursor.description or ()]
     return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
@@ -45,15 +41,14 @@ def _rows(conn: sqlite3.Connection, name: str, params: dict[str, Any]) -> list[R
     return _as_dicts(conn.execute(QUERIES[name], params))
 
 
-class SqliteSchedules:
+class SqliteSchedules(SqliteRunner, ScheduleMethods):
     """Mixed into ``SqliteStore``. Each write runs in one ``BEGIN IMMEDIATE`` transaction,
-    which serialises the schedulers of every process sharing the file."""
+    which serialises the schedulers of every process sharing the file. The one-statement
+    methods are the shared ``ScheduleMethods``; these run several in one transaction."""
+
+    _schedule_time = staticmethod(_encode_time)
 
     if TYPE_CHECKING:
-
-        async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
-
-        async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
 
         def plan_insert(self, jobs: Sequence[NewJob], *, now: datetime) -> InsertPlan: ...
 
@@ -63,24 +58,6 @@ class SqliteSchedules:
                 conn.execute(QUERIES["save_schedule"], spec_params(spec, now, _encode_time))
 
         await self._write(run)
-
-    async def create_schedule(self, *, spec: ScheduleSpec, now: datetime) -> ScheduleInfo:
-        params = spec_params(spec, now, _encode_time)
-        if not await self._write(lambda conn: _rows(conn, "create_schedule", params)):
-            raise ScheduleExists(spec.name)
-        return await self.get_schedule(name=spec.name)
-
-    async def update_schedule(self, *, spec: ScheduleSpec, now: datetime) -> ScheduleInfo:
-        params = spec_params(spec, now, _encode_time)
-        if not await self._write(lambda conn: _rows(conn, "update_schedule", params)):
-            raise ScheduleNotFound(spec.name)
-        return await self.get_schedule(name=spec.name)
-
-    async def pause_schedule(self, *, name: str, paused: bool, now: datetime) -> ScheduleInfo:
-        params = {"name": name, "paused": paused, "now": _encode_time(now)}
-        if not await self._write(lambda conn: _rows(conn, "set_schedule_paused", params)):
-            raise ScheduleNotFound(name)
-        return await self.get_schedule(name=name)
 
     async def delete_schedules(self, *, names: Sequence[str]) -> int:
         params = {"names": json.dumps(list(names))}
@@ -92,20 +69,6 @@ class SqliteSchedules:
             return conn.execute(QUERIES["delete_schedules"], params).rowcount
 
         return await self._write(run)
-
-    async def list_schedules(self) -> list[ScheduleInfo]:
-        rows = await self._read(lambda conn: _rows(conn, "list_schedules", {"name": None}))
-        return [schedule_from_row(row, _decode_time) for row in rows]
-
-    async def get_schedule(self, *, name: str) -> ScheduleInfo:
-        rows = await self._read(lambda conn: _rows(conn, "list_schedules", {"name": name}))
-        if not rows:
-            raise ScheduleNotFound(name)
-        return schedule_from_row(rows[0], _decode_time)
-
-    async def latest_fires(self) -> dict[tuple[str, str], datetime]:
-        rows = await self._read(lambda conn: _rows(conn, "latest_fires", {}))
-        return {(r["schedule"], r["tenant"]): _decode_time(r["fire_at"]) for r in rows}
 
     async def record_fire(
         self, *, fire: Fire, job: NewJob | None, allow_overlap: bool, now: datetime
@@ -131,13 +94,9 @@ class SqliteSchedules:
             stored = _rows(conn, "link_fired_job", {**key, "id": job_id})[0]
             enqueued = {**key, "outcome": FireOutcome.ENQUEUED.value, "job_id": job_id}
             conn.execute(QUERIES["set_fire_result"], enqueued)
-            return FireResult(FireOutcome.ENQUEUED, job_from_row(stored, _decode_time))
+            return FireResult(FireOutcome.ENQUEUED, job_from_row(stored, self._when))
 
         return await self._write(run)
-
-    async def claim_startup_fire(self, *, name: str, since: datetime, now: datetime) -> bool:
-        params = {"name": name, "since": _encode_time(since), "now": _encode_time(now)}
-        return bool(await self._write(lambda conn: _rows(conn, "claim_startup_fire", params)))
 
     async def prune_fires(self, *, before: datetime) -> int:
         params = {"before": _encode_time(before)}
