@@ -5,15 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 from pydantic import BaseModel
 
 from conveyor import BatchDone, Conveyor, Discard, JobContext
+from tests.e2e import processes
 
-ROOT = Path(__file__).resolve().parents[2]
 APP = "tests.e2e.flow_apps:app"
 
 
@@ -113,16 +111,20 @@ app = build()
 
 
 def start_worker(url: str, *args: str, lease_ttl: float = 30.0) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "CONVEYOR_DATABASE_URL": url,
-        "CONVEYOR_LEASE_TTL_SECONDS": str(lease_ttl),
-        "PYTHONPATH": str(ROOT),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "conveyor.cli", "--app", APP, "worker", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    return processes.start_worker(url, *args, app=APP, lease_ttl=lease_ttl)
+
+
+async def start_two_workers(app: Conveyor, url: str, *args: str) -> subprocess.Popen[bytes]:
+    """A supervisor over two worker processes of this app, returned once both have
+    registered as running (so that both share the work that follows)."""
+    supervisor = start_worker(url, "--processes", "2", *args)
+
+    async def both_up() -> bool:
+        return len([w for w in await app.workers() if w.state == "running"]) == 2
+
+    try:
+        await processes.eventually(both_up, timeout=60)
+    except BaseException:
+        processes.stop(supervisor)
+        raise
+    return supervisor

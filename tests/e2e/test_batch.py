@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from conveyor import JobState
-from tests.e2e.flow_apps import Child, build, start_worker
-from tests.e2e.test_processes import eventually, stop
+from tests.e2e.flow_apps import Child, build, start_two_workers
+from tests.e2e.processes import eventually, stop
 from tests.store.helpers import raw_execute
 
 pytestmark = pytest.mark.slow
@@ -21,13 +21,8 @@ async def test_a_batch_over_two_processes_calls_back_exactly_once(store_url: str
             "CREATE TABLE e2e_callbacks (batch_id integer, completed integer, "
             "failed integer, cancelled integer)",
         )
-        workers = start_worker(store_url, "--processes", "2", "--concurrency", "20")
+        workers = await start_two_workers(app, store_url, "--concurrency", "20")
         try:
-
-            async def both_up() -> bool:
-                return len([w for w in await app.workers() if w.state == "running"]) == 2
-
-            await eventually(both_up, timeout=60)  # so that both share the batch
             batch = await app.enqueue_batch(
                 "flow.child",
                 [Child(n=n) for n in range(1000)],

@@ -8,8 +8,8 @@ from itertools import pairwise
 
 import pytest
 
-from tests.e2e.flow_apps import Sync, build, start_worker
-from tests.e2e.test_processes import eventually, stop
+from tests.e2e.flow_apps import Sync, build, start_two_workers
+from tests.e2e.processes import eventually, stop
 from tests.store.helpers import raw_execute
 
 pytestmark = pytest.mark.slow
@@ -25,13 +25,8 @@ async def test_one_running_job_per_tenant_across_two_processes(store_url: str) -
             "ended double precision, pid integer)",
         )
         # Six tenants can run at once but each process takes at most four: both must work.
-        workers = start_worker(store_url, "--processes", "2", "--concurrency", "4")
+        workers = await start_two_workers(app, store_url, "--concurrency", "4")
         try:
-
-            async def both_up() -> bool:
-                return len([w for w in await app.workers() if w.state == "running"]) == 2
-
-            await eventually(both_up, timeout=60)
             await app.enqueue_many(
                 "flow.sync", [Sync(tenant=n % 6, seconds=0.2) for n in range(24)]
             )

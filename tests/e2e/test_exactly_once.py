@@ -12,7 +12,7 @@ import pytest
 from conveyor import JobState
 from conveyor.store.factory import sqlite_path
 from tests.e2e.apps import Effect, build
-from tests.e2e.test_processes import eventually, start_worker, stop
+from tests.e2e.processes import eventually, start_worker, stop
 
 pytestmark = pytest.mark.slow
 

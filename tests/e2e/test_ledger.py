@@ -10,7 +10,7 @@ import pytest
 
 from conveyor import JobState
 from tests.e2e.flow_apps import Items, build, start_worker
-from tests.e2e.test_processes import eventually, stop
+from tests.e2e.processes import eventually, stop
 from tests.store.helpers import raw_execute
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,7 @@ from conveyor import Conveyor, JobState
 from conveyor.worker.worker import Worker, WorkerOptions
 from tests.e2e import apps
 from tests.e2e.apps import Crunch
-from tests.e2e.test_processes import eventually
+from tests.e2e.processes import eventually
 
 pytestmark = pytest.mark.slow
 

@@ -2,61 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
-import subprocess
-import sys
-from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import pytest
 
-from conveyor import Conveyor, JobState
+from conveyor import JobState
 from conveyor.store.base import Completion
 from tests.e2e.apps import Noop, Sleep, build
+from tests.e2e.processes import count, eventually, start_worker, stop
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
-
-
-def start_worker(url: str, *args: str, lease_ttl: float = 30.0) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "CONVEYOR_DATABASE_URL": url,
-        "CONVEYOR_LEASE_TTL_SECONDS": str(lease_ttl),
-        "PYTHONPATH": str(ROOT),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "conveyor.cli", "--app", "tests.e2e.apps:app", "worker", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
-    """Re-check the store until ``check`` holds; the only waiting these tests do."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
-
-
-async def count(app: Conveyor, state: JobState) -> int:
-    return sum(c.count for c in await app.counts() if c.state is state)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 async def test_two_worker_processes_complete_5000_jobs_exactly_once(store_url: str) -> None:

@@ -4,29 +4,20 @@ exactly once, by whichever process gets there first (no leader)."""
 from __future__ import annotations
 
 import itertools
-import os
 import subprocess
-import sys
 
 import psycopg
 import pytest
 
+from tests.e2e.processes import eventually, start_worker, stop
 from tests.e2e.sched_app import EVERY, build
-from tests.e2e.test_processes import ROOT, eventually, stop
 
 pytestmark = pytest.mark.slow
 FIRES = 24
 
 
 def start_scheduler(url: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CONVEYOR_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "conveyor.cli", "--app", "tests.e2e.sched_app:app", "worker"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    return start_worker(url, app="tests.e2e.sched_app:app", lease_ttl=None)
 
 
 def fired(url: str) -> list[tuple[object, int]]:

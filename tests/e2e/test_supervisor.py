@@ -10,7 +10,7 @@ import pytest
 
 from conveyor import JobState
 from tests.e2e.apps import Noop, Sleep, build
-from tests.e2e.test_processes import count, eventually, start_worker, stop
+from tests.e2e.processes import count, eventually, start_worker, stop
 
 pytestmark = pytest.mark.slow
 
