@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import time
+from collections.abc import AsyncIterator
 
 from pydantic import BaseModel
 
@@ -114,17 +116,17 @@ def start_worker(url: str, *args: str, lease_ttl: float = 30.0) -> subprocess.Po
     return processes.start_worker(url, *args, app=APP, lease_ttl=lease_ttl)
 
 
-async def start_two_workers(app: Conveyor, url: str, *args: str) -> subprocess.Popen[bytes]:
-    """A supervisor over two worker processes of this app, returned once both have
-    registered as running (so that both share the work that follows)."""
+@contextlib.asynccontextmanager
+async def two_workers(app: Conveyor, url: str, *args: str) -> AsyncIterator[None]:
+    """A supervisor over two worker processes of this app, entered once both have
+    registered as running (so that both share the work that follows), stopped on exit."""
     supervisor = start_worker(url, "--processes", "2", *args)
-
-    async def both_up() -> bool:
-        return len([w for w in await app.workers() if w.state == "running"]) == 2
-
     try:
+
+        async def both_up() -> bool:
+            return len([w for w in await app.workers() if w.state == "running"]) == 2
+
         await processes.eventually(both_up, timeout=60)
-    except BaseException:
+        yield
+    finally:
         processes.stop(supervisor)
-        raise
-    return supervisor

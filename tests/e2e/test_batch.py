@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from conveyor import JobState
-from tests.e2e.flow_apps import Child, build, start_two_workers
-from tests.e2e.processes import eventually, stop
+from tests.e2e.flow_apps import Child, build, two_workers
+from tests.e2e.processes import eventually
 from tests.store.helpers import raw_execute
 
 pytestmark = pytest.mark.slow
@@ -21,8 +21,7 @@ async def test_a_batch_over_two_processes_calls_back_exactly_once(store_url: str
             "CREATE TABLE e2e_callbacks (batch_id integer, completed integer, "
             "failed integer, cancelled integer)",
         )
-        workers = await start_two_workers(app, store_url, "--concurrency", "20")
-        try:
+        async with two_workers(app, store_url, "--concurrency", "20"):
             batch = await app.enqueue_batch(
                 "flow.child",
                 [Child(n=n) for n in range(1000)],
@@ -34,8 +33,6 @@ async def test_a_batch_over_two_processes_calls_back_exactly_once(store_url: str
                 return bool(raw_execute(store_url, "SELECT batch_id FROM e2e_callbacks"))
 
             await eventually(called_back, timeout=120)
-        finally:
-            stop(workers)
 
         failing = len(range(0, 1000, 7))
         rows = raw_execute(

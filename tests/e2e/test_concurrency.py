@@ -8,8 +8,8 @@ from itertools import pairwise
 
 import pytest
 
-from tests.e2e.flow_apps import Sync, build, start_two_workers
-from tests.e2e.processes import eventually, stop
+from tests.e2e.flow_apps import Sync, build, two_workers
+from tests.e2e.processes import eventually
 from tests.store.helpers import raw_execute
 
 pytestmark = pytest.mark.slow
@@ -25,8 +25,7 @@ async def test_one_running_job_per_tenant_across_two_processes(store_url: str) -
             "ended double precision, pid integer)",
         )
         # Six tenants can run at once but each process takes at most four: both must work.
-        workers = await start_two_workers(app, store_url, "--concurrency", "4")
-        try:
+        async with two_workers(app, store_url, "--concurrency", "4"):
             await app.enqueue_many(
                 "flow.sync", [Sync(tenant=n % 6, seconds=0.2) for n in range(24)]
             )
@@ -35,8 +34,6 @@ async def test_one_running_job_per_tenant_across_two_processes(store_url: str) -
                 return len(raw_execute(store_url, "SELECT tenant FROM e2e_runs")) == 24
 
             await eventually(all_ran, timeout=90)
-        finally:
-            stop(workers)
 
         runs = raw_execute(store_url, "SELECT tenant, started, ended, pid FROM e2e_runs")
         by_tenant: dict[int, list[tuple[float, float]]] = defaultdict(list)
