@@ -40,7 +40,7 @@ from conveyor.store.base import (
     Store,
     WorkerInfo,
 )
-from conveyor.store.batches import Batch
+from conveyor.store.batches import Batch, BatchPage
 from conveyor.store.factory import store_for_url
 from conveyor.store.items import ItemCounts, ItemOutcome, ItemPage, ledger_of
 from conveyor.store.schedule import ScheduleInfo
@@ -644,6 +644,17 @@ class Conveyor:
     async def get_batch(self, batch_id: int) -> Batch:
         """Raises ``BatchNotFound``."""
         return await (await self.store()).get_batch(batch_id=batch_id)
+
+    async def list_batches(
+        self, *, unfinished: bool = False, after: int | None = None, limit: int = 100
+    ) -> BatchPage:
+        """One page of batches, newest first (``after``: ``next_after``); with
+        ``unfinished``, only those whose children are not all final yet."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidArgument("limit", f"must be between 1 and {MAX_PAGE}")
+        return await (await self.store()).list_recent_batches(
+            unfinished_only=unfinished, after=after, limit=limit
+        )
 
     async def batches_of(self, job_id: int) -> list[Batch]:
         """The batches a job created (``ctx.enqueue_batch``), oldest first."""

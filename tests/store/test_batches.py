@@ -175,3 +175,21 @@ async def test_last_two_children_finishing_at_once_call_back_exactly_once(store:
     payloads = await callbacks(store)
     assert len(payloads) == 15
     assert {p["completed"] for p in payloads} == {2}
+
+
+async def test_recent_batches_list_newest_first_in_keyset_pages(store: Store) -> None:
+    first, second, third = [await make_batch(store, 2) for _ in range(3)]
+    (a, b) = await claim(store, limit=2)  # the first batch's children
+    await store.ack_jobs(acks=[complete(a), complete(b)], now=NOW)
+
+    page = await store.list_recent_batches(unfinished_only=False, after=None, limit=2)
+    rest = await store.list_recent_batches(unfinished_only=False, after=page.next_after, limit=2)
+    unfinished = await store.list_recent_batches(unfinished_only=True, after=None, limit=10)
+
+    assert {a.batch_id, b.batch_id} == {first.id}
+    assert [x.id for x in page.batches] == [third.id, second.id]
+    assert page.next_after == second.id
+    assert ([x.id for x in rest.batches], rest.next_after) == ([first.id], None)
+    assert rest.batches[0].completed == 2 and rest.batches[0].is_finished
+    assert [x.id for x in unfinished.batches] == [third.id, second.id]
+    assert unfinished.next_after is None

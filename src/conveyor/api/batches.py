@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel
 
 from conveyor.api.auth import Authenticator
 from conveyor.api.jobs import MAX_ID, JobId, JobPage
@@ -14,9 +15,25 @@ from conveyor.job import JobState
 BatchId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
+class BatchList(BaseModel):
+    """One page of batches (each as ``GET /api/batches/{id}`` shows it)."""
+
+    batches: list[dict[str, Any]]
+    next_after: int | None
+
+
 def batches_router(app: Conveyor, auth: Authenticator) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["batches"])
     read = [Depends(auth.reader)]
+
+    @router.get("/batches", summary="Batches, newest first (keyset pages)", dependencies=read)
+    async def list_batches(
+        unfinished: bool = False,
+        after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    ) -> BatchList:
+        page = await app.list_batches(unfinished=unfinished, after=after, limit=limit)
+        return BatchList(batches=[b.to_json() for b in page.batches], next_after=page.next_after)
 
     @router.get("/batches/{batch_id}", summary="A batch and its counters", dependencies=read)
     async def get_batch(batch_id: BatchId) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""``conveyor`` commands: migrate, enqueue, jobs …, queues …, worker, serve, demo."""
+"""``conveyor`` commands: migrate, enqueue, jobs …, queues …, batches …, worker, serve, demo."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from conveyor.app import Conveyor
+from conveyor.cli.batches import batches
 from conveyor.cli.command import app_from, console, parse_payload, run, with_app
 from conveyor.cli.queues import queues
 from conveyor.cli.render import jobs_table, print_job, print_json
@@ -172,6 +173,7 @@ jobs.add_command(watch)
 
 
 cli.add_command(queues)
+cli.add_command(batches)
 
 
 @cli.command()

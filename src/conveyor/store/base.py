@@ -18,7 +18,7 @@ from typing import Any, LiteralString, Protocol
 from conveyor.errors import LeaseLost
 from conveyor.job import Job, JobError, JobState, Lease, Progress
 from conveyor.queue import QueueInfo
-from conveyor.store.batches import Batch, NewBatch
+from conveyor.store.batches import Batch, BatchPage, NewBatch
 from conveyor.store.items import ItemCounts, ItemMark, ItemOutcome, ItemPage
 from conveyor.store.schedule import ScheduleStore
 
@@ -463,6 +463,13 @@ class Store(ScheduleStore, Protocol):
 
     async def get_batch(self, *, batch_id: int) -> Batch:
         """Raises ``BatchNotFound``."""
+        ...
+
+    async def list_recent_batches(
+        self, *, unfinished_only: bool, after: int | None, limit: int
+    ) -> BatchPage:
+        """Every batch (with ``unfinished_only``, those with pending children), newest
+        first; ``after`` is the previous page's ``next_after``."""
         ...
 
     async def list_batches(self, *, parent_id: int) -> list[Batch]:

@@ -8,16 +8,17 @@ from datetime import datetime
 from conveyor.errors import BatchNotFound
 from conveyor.job import Job, JobState
 from conveyor.store.base import Page
-from conveyor.store.batches import Batch, batch_from_row
+from conveyor.store.batches import Batch, BatchPage, batch_from_row
 from conveyor.store.runner import QueryRunner, Row
 
 # Not in store/batches.py: store/base.py imports that module, and these need base.Page.
 
 
 class BatchMethods(QueryRunner):
-    """``get_batch``, ``list_batches``, ``list_batch_jobs`` and ``cancel_batch``; mixed
-    into each store with its dialect's ``QueryRunner`` and its ``insert_batch`` (which
-    differs: one statement on PostgreSQL, several in one transaction on SQLite)."""
+    """``get_batch``, ``list_recent_batches``, ``list_batches``, ``list_batch_jobs`` and
+    ``cancel_batch``; mixed into each store with its dialect's ``QueryRunner`` and its
+    ``insert_batch`` (which differs: one statement on PostgreSQL, several in one
+    transaction on SQLite)."""
 
     @staticmethod
     def _job(row: Row) -> Job:
@@ -28,6 +29,14 @@ class BatchMethods(QueryRunner):
         if not rows:
             raise BatchNotFound(batch_id)
         return batch_from_row(rows[0], self._when)
+
+    async def list_recent_batches(
+        self, *, unfinished_only: bool, after: int | None, limit: int
+    ) -> BatchPage:
+        params = {"unfinished": unfinished_only, "after": after, "limit": limit + 1}
+        rows = await self._read_rows("list_batches", params)
+        batches = [batch_from_row(r, self._when) for r in rows[:limit]]
+        return BatchPage(batches, batches[-1].id if len(rows) > limit and batches else None)
 
     async def list_batches(self, *, parent_id: int) -> list[Batch]:
         rows = await self._read_rows("list_batches_of_parent", {"parent_id": parent_id})

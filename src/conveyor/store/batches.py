@@ -96,6 +96,14 @@ class Batch:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class BatchPage:
+    """One page of batches, newest first; ``next_after`` continues it (``None``: last)."""
+
+    batches: list[Batch]
+    next_after: int | None
+
+
 def batch_from_row(row: Mapping[str, Any], decode_time: TimeDecoder) -> Batch:
     finished = row["finished_at"]
     callback_job = row["callback_job_id"]

@@ -401,6 +401,15 @@ SELECT * FROM conveyor_batches WHERE id = %(id)s;
 -- name: get_batch_by_key
 SELECT * FROM conveyor_batches WHERE idempotency_key = %(idempotency_key)s;
 
+-- name: list_batches
+-- Every batch, newest first; %(after)s is the last id of the previous page. With
+-- %(unfinished)s only the batches that still have pending children.
+SELECT * FROM conveyor_batches
+WHERE (%(after)s::bigint IS NULL OR id < %(after)s::bigint)
+  AND (NOT %(unfinished)s::boolean OR finished_at IS NULL)
+ORDER BY id DESC
+LIMIT %(limit)s;
+
 -- name: list_batches_of_parent
 SELECT * FROM conveyor_batches WHERE parent_id = %(parent_id)s ORDER BY id;
 

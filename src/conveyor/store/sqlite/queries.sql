@@ -360,6 +360,15 @@ SELECT * FROM conveyor_batches WHERE id = :id;
 -- name: get_batch_by_key
 SELECT * FROM conveyor_batches WHERE idempotency_key = :idempotency_key;
 
+-- name: list_batches
+-- Every batch, newest first; :after is the last id of the previous page. With
+-- :unfinished only the batches that still have pending children.
+SELECT * FROM conveyor_batches
+WHERE (:after IS NULL OR id < :after)
+  AND (NOT :unfinished OR finished_at IS NULL)
+ORDER BY id DESC
+LIMIT :limit;
+
 -- name: list_batches_of_parent
 SELECT * FROM conveyor_batches WHERE parent_id = :parent_id ORDER BY id;
 
