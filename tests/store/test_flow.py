@@ -87,3 +87,16 @@ async def test_concurrent_claimers_never_exceed_a_concurrency_limit(store: Store
 
     running = Counter(j.concurrency_key for batch in rounds for j in batch)
     assert running == {"t0": 2, "t1": 2, "t2": 2, "t3": 2}
+
+
+async def test_fairness_holds_among_jobs_sharing_a_concurrency_key(store: Store) -> None:
+    """The small tenant's jobs are not ranked behind the whole of the big tenant's backlog
+    for their shared key's slots: the claim ranks only what it could take."""
+    await insert(store, *(keyed("mail", 20, fairness_key="big") for _ in range(50)))
+    await insert(store, *(keyed("mail", 20, fairness_key="small") for _ in range(3)))
+
+    claimed = await claim(store, limit=6)
+    rest = await claim(store, limit=100)
+
+    assert Counter(j.fairness_key for j in claimed) == {"big": 3, "small": 3}
+    assert len(claimed) + len(rest) == 20  # the key's limit holds across both tenants
