@@ -6,14 +6,14 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from pydantic import BaseModel, EmailStr, Field
 
-from carwash import campaigns, credits, employees, finance, routes, schema
+from carwash import campaigns, credits, employees, finance, schema
 from carwash.config import CarwashConfig
 from carwash.db import Database
-from carwash.mailsink import mail_sink_service
 from conveyor import Conveyor, JobContext
 
 
@@ -53,11 +53,24 @@ def build_app(
     credits.register(app, db)
     finance.register(app, db, config)
     files = employees.register(app, db, config)
-    app.add_api_router(routes.router(app, db, files, config))
+
+    def api_routes() -> Any:
+        from carwash import routes  # FastAPI is imported by `conveyor serve` only
+
+        return routes.router(app, db, files, config)
+
+    app.add_api_router(api_routes)
     run_sink = config.run_mail_sink
     if run_sink if run_sink is not None else not (config.smtp_url or app.settings.smtp_url):
-        app.add_service(mail_sink_service)
+        app.add_service(mail_sink)
     return app
+
+
+def mail_sink(app: Conveyor) -> AbstractAsyncContextManager[None]:
+    """The demo's SMTP sink (aiosmtpd is imported only when ``conveyor serve`` starts it)."""
+    from carwash.mailsink import mail_sink_service
+
+    return mail_sink_service(app)
 
 
 app = build_app()

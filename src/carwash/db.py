@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import weakref
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import cache
@@ -153,6 +154,9 @@ class Database:
     def engine(self) -> Engine:
         if self._engine is None:
             self._engine = make_engine(self.url)
+            # Close pooled connections when the app goes away without dispose() (an app
+            # is often just dropped): a driver connection left to the GC warns.
+            weakref.finalize(self, self._engine.dispose)
         return self._engine
 
     @property
@@ -160,6 +164,7 @@ class Database:
         if self._reader is None:
             sqlite = sqlalchemy_url(self.url).startswith("sqlite")
             self._reader = make_engine(self.url, reads_only=True) if sqlite else self.engine
+            weakref.finalize(self, self._reader.dispose)
         return self._reader
 
     async def read(self, fn: Callable[[Connection], T]) -> T:

@@ -17,9 +17,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from email.message import Message
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-import aiosmtplib
+if TYPE_CHECKING:
+    import aiosmtplib
+
 
 DEFAULT_SMTP_URL = "smtp://127.0.0.1:8025"
 
@@ -92,6 +95,8 @@ class MailSession:
 
     async def envelope(self, *, sender: str, recipient: str) -> None:
         """``MAIL`` and ``RCPT``: nothing is delivered yet. Raises ``Bounced`` or ``NotSent``."""
+        import aiosmtplib
+
         client = self._client
         try:
             await client.mail(sender)
@@ -105,6 +110,8 @@ class MailSession:
     async def data(self, message: Message) -> None:
         """``DATA`` after an ``envelope``: hands the message over. Raises ``Bounced``,
         ``NotSent`` (refused: nothing arrived) or ``Unknown`` (it may have arrived)."""
+        import aiosmtplib
+
         try:
             await self._client.data(message.as_bytes())
         except aiosmtplib.SMTPResponseException as exc:
@@ -116,6 +123,8 @@ class MailSession:
 
     async def reset(self) -> None:
         """``RSET``: drop an envelope that will not get its message."""
+        import aiosmtplib
+
         with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
             await self._client.rset()
 
@@ -123,6 +132,8 @@ class MailSession:
 @contextlib.asynccontextmanager
 async def open_session(target: SmtpTarget) -> AsyncIterator[MailSession]:
     """Connect (raising ``NotSent`` when that fails), yield a session, then QUIT."""
+    import aiosmtplib  # on first send: loading the app need not import it
+
     client = aiosmtplib.SMTP(
         hostname=target.host,
         port=target.port,

@@ -106,7 +106,10 @@ class Conveyor:
     def add_api_router(self, router: Any) -> None:
         """Serve an application's own FastAPI ``APIRouter`` in the HTTP API that
         ``create_api`` builds (add it before). Its routes answer errors in the API's JSON
-        shape and take auth from ``conveyor.api.require_reader`` / ``require_admin``."""
+        shape and take auth from ``conveyor.api.require_reader`` / ``require_admin``.
+        ``router`` may also be a function of no arguments that returns the router: it is
+        called only when the API is built, so a CLI command or a worker that loads the
+        app never imports FastAPI (or whatever the routes need)."""
         self.api_routers.append(router)
 
     def add_migration(self, step: Callable[[str], Any]) -> None:

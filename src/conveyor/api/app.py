@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -48,7 +48,7 @@ def create_api(
     api.include_router(batches_router(app, auth))
     api.include_router(queues_router(app, auth))
     for router in app.api_routers:  # the application's own routes (app.add_api_router)
-        api.include_router(router)
+        api.include_router(router if isinstance(router, APIRouter) else router())
     api.add_middleware(BodyLimit, limit=max_body_bytes)
     return api
 
