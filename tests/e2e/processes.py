@@ -4,11 +4,12 @@ the store until a condition holds."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from conveyor import Conveyor, JobState
@@ -30,6 +31,17 @@ def start_worker(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+@contextlib.asynccontextmanager
+async def opened(app: Conveyor) -> AsyncIterator[Conveyor]:
+    """``app`` with its store open and migrated (so a test can add its tables), closed on
+    exit."""
+    try:
+        await app.store()
+        yield app
+    finally:
+        await app.close()
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:

@@ -6,16 +6,14 @@ import pytest
 
 from conveyor import JobState
 from tests.e2e.flow_apps import Child, build, two_workers
-from tests.e2e.processes import eventually
+from tests.e2e.processes import eventually, opened
 from tests.store.helpers import raw_execute
 
 pytestmark = pytest.mark.slow
 
 
 async def test_a_batch_over_two_processes_calls_back_exactly_once(store_url: str) -> None:
-    app = build(store_url)
-    try:
-        await app.store()
+    async with opened(build(store_url)) as app:
         raw_execute(
             store_url,
             "CREATE TABLE e2e_callbacks (batch_id integer, completed integer, "
@@ -46,5 +44,3 @@ async def test_a_batch_over_two_processes_calls_back_exactly_once(store_url: str
         children = (await app.batch_jobs(batch.id, limit=1000)).jobs
         assert len(children) == 1000
         assert len({j.worker_id for j in children}) == 2  # both processes took part
-    finally:
-        await app.close()

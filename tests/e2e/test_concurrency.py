@@ -9,16 +9,14 @@ from itertools import pairwise
 import pytest
 
 from tests.e2e.flow_apps import Sync, build, two_workers
-from tests.e2e.processes import eventually
+from tests.e2e.processes import eventually, opened
 from tests.store.helpers import raw_execute
 
 pytestmark = pytest.mark.slow
 
 
 async def test_one_running_job_per_tenant_across_two_processes(store_url: str) -> None:
-    app = build(store_url)
-    try:
-        await app.store()
+    async with opened(build(store_url)) as app:
         raw_execute(
             store_url,
             "CREATE TABLE e2e_runs (tenant integer, started double precision, "
@@ -46,5 +44,3 @@ async def test_one_running_job_per_tenant_across_two_processes(store_url: str) -
         assert len({pid for *_, pid in runs}) == 2  # both processes ran syncs
         everything = sorted((s, e) for _, s, e, _ in runs)
         assert any(e > s for (_, e), (s, _) in pairwise(everything))  # tenants overlapped
-    finally:
-        await app.close()

@@ -12,7 +12,7 @@ import pytest
 from conveyor import JobState
 from conveyor.store.factory import sqlite_path
 from tests.e2e.apps import Effect, build
-from tests.e2e.processes import eventually, start_worker, stop
+from tests.e2e.processes import eventually, opened, start_worker, stop
 
 pytestmark = pytest.mark.slow
 
@@ -44,9 +44,7 @@ def effects(url: str, job_id: int) -> list[int]:
 
 @pytest.mark.parametrize("kill_point", ["inside_transaction", "after_commit"])
 async def test_a_kill_never_duplicates_or_loses_the_effect(store_url: str, kill_point: str) -> None:
-    app = build(store_url)
-    try:
-        await app.store()
+    async with opened(build(store_url)) as app:
         create_effects_table(store_url)
         inside = kill_point == "inside_transaction"
         payload = Effect(sleep_inside=3.0 if inside else 0.0, sleep_after=0.0 if inside else 3.0)
@@ -86,5 +84,3 @@ async def test_a_kill_never_duplicates_or_loses_the_effect(store_url: str, kill_
         assert done.state is JobState.COMPLETED
         assert effects(store_url, job.id) == [done.attempt]  # exactly one effect
         assert done.result == {"attempt": done.attempt}
-    finally:
-        await app.close()

@@ -10,16 +10,14 @@ import pytest
 
 from conveyor import JobState
 from tests.e2e.flow_apps import Items, build, start_worker
-from tests.e2e.processes import eventually, stop
+from tests.e2e.processes import eventually, opened, stop
 from tests.store.helpers import raw_execute
 
 pytestmark = pytest.mark.slow
 
 
 async def test_a_rescued_run_skips_done_items_and_writes_each_item_once(store_url: str) -> None:
-    app = build(store_url)
-    try:
-        await app.store()
+    async with opened(build(store_url)) as app:
         raw_execute(store_url, "CREATE TABLE e2e_items (item integer NOT NULL, attempt integer)")
         job = await app.enqueue("flow.write_items", Items(count=500, chunk=10, pause=0.03))
         doomed = start_worker(store_url, lease_ttl=1.0)
@@ -57,5 +55,3 @@ async def test_a_rescued_run_skips_done_items_and_writes_each_item_once(store_ur
         assert {a for _, a in rows} == {1, 2}
         final, _ = await app.job_items(job.id)
         assert (final.done, final.failed, final.skipped) == (500, 0, 0)
-    finally:
-        await app.close()
