@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from conveyor.clock import Clock
@@ -35,7 +35,7 @@ class AckBuffer:
         max_size: int = 200,
         interval: timedelta = timedelta(milliseconds=5),
         on_lost: Callable[[LeaseLost], None] | None = None,
-        on_flushed: Callable[[int], None] | None = None,
+        on_flushed: Callable[[Sequence[Ack]], None] | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -68,7 +68,7 @@ class AckBuffer:
                 if self._on_lost is not None:
                     self._on_lost(lost)
             if self._on_flushed is not None:
-                self._on_flushed(len(batch))
+                self._on_flushed(batch)
 
     async def run(self) -> None:
         """Flush loop; returns after ``close`` once everything is written."""

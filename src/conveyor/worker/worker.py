@@ -120,9 +120,11 @@ class Worker:
             self._acked_changed.clear()
             await self._acked_changed.wait()
 
-    def _on_flushed(self, count: int) -> None:
-        self._acked += count
+    def _on_flushed(self, acks: Sequence[Ack]) -> None:
+        self._acked += len(acks)
         self._acked_changed.set()
+        for ack in acks:
+            self._wake_for_retry(ack)
 
     def wake(self) -> None:
         """Claim now instead of at the next poll (a notification arrived)."""
@@ -237,8 +239,12 @@ class Worker:
     async def _executor(self, store: Store) -> None:
         idle = self.options.idle_timeout.total_seconds()
         while True:
+            # Take a waiting job at once; only an empty channel needs the timed wait (a
+            # wait_for costs a task of its own, and a busy executor would pay it per job).
+            job = None if self._channel.empty() else self._channel.get_nowait()
             try:
-                job = await asyncio.wait_for(self._channel.get(), idle)
+                if job is None:
+                    job = await asyncio.wait_for(self._channel.get(), idle)
             except TimeoutError:
                 if len(self._executors) > 1:
                     # Retire: the backlog no longer needs us. Leave the set now, not in the
@@ -293,10 +299,10 @@ class Worker:
                 if self.options.max_jobs is not None and self.completed >= self.options.max_jobs:
                     self.stop()
                 if ack is None:  # completed inside the handler's own transaction
-                    self._on_flushed(1)
+                    self._acked += 1
+                    self._acked_changed.set()
                 elif self._acks is not None:
                     self._acks.add(ack)
-                    self._wake_for_retry(ack)
         finally:
             self._contexts.pop(token, None)
             self._busy -= 1
@@ -306,12 +312,15 @@ class Worker:
 
     def _wake_for_retry(self, ack: Ack) -> None:
         """A retry due before the next poll (``Retry(delay=0)``, short backoffs) wakes the
-        fetcher when it is due, plus a moment for its ack to be flushed first."""
+        fetcher when it is due. Called once its ack is written: before that the job is
+        still running in the store and a claim would not see it."""
         if not isinstance(ack, Failure) or ack.retry_at is None:
             return
         wait = (ack.retry_at - self.app.clock.now()).total_seconds()
-        if wait < self.options.poll_interval.total_seconds():
-            asyncio.get_running_loop().call_later(max(wait, 0.0) + 0.02, self._wake.set)
+        if wait <= 0:
+            self._wake.set()
+        elif wait < self.options.poll_interval.total_seconds():
+            asyncio.get_running_loop().call_later(wait, self._wake.set)
 
     def _maybe_wake_fetcher(self) -> None:
         # Claiming one job per completion would be one round trip per job: wait until

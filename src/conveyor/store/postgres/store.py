@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, LiteralString
 from urllib.parse import urlsplit, urlunsplit
@@ -80,7 +80,8 @@ def decode_time(value: Any) -> datetime:
     return datetime.fromisoformat(str(value)).astimezone(UTC)
 
 
-_NO_SORT: LiteralString = "SET LOCAL enable_sort = off"
+async def _price_out_sorts(conn: psycopg.AsyncConnection[Any]) -> None:
+    await conn.execute("SET enable_sort = off")
 
 
 def parse_row(row: Any) -> Job:
@@ -129,6 +130,9 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         self._max = max_connections
         self._connect_timeout = connect_timeout
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
+        # Plain claims get connections of their own (see _claim_plain), opened on first use.
+        self._claim_pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
+        self._claim_pool_lock = asyncio.Lock()
 
     @property
     def url(self) -> str:
@@ -152,21 +156,34 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StoreUnavailable(f"cannot connect to PostgreSQL at {self.url}: {reason}") from exc
         await probe.close()
+        self._pool = await self._open_pool(min_size=self._min, max_size=self._max)
+
+    async def _open_pool(
+        self,
+        *,
+        min_size: int,
+        max_size: int,
+        configure: Callable[[psycopg.AsyncConnection[Any]], Awaitable[None]] | None = None,
+    ) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
+        timeout = max(1, int(self._connect_timeout.total_seconds()))
         pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
             self._conninfo,
-            min_size=self._min,
-            max_size=self._max,
+            min_size=min_size,
+            max_size=max_size,
             open=False,
             kwargs={"autocommit": True, "connect_timeout": timeout},
+            configure=configure,
             timeout=self._connect_timeout.total_seconds() * 6,
         )
         await pool.open(wait=True, timeout=self._connect_timeout.total_seconds() * 2)
-        self._pool = pool
+        return pool
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
+        claim_pool, self._claim_pool = self._claim_pool, None
+        for each in (pool, claim_pool):
+            if each is not None:
+                await each.close()
 
     def _require_pool(self) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
         if self._pool is None:
@@ -201,25 +218,35 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
             raise _translate(exc, self.url) from exc
 
     async def _claim_plain(self, sql: LiteralString, params: dict[str, Any]) -> list[Row]:
-        """Run a plain claim statement with sorting priced out of its plan.
+        """Run a plain claim statement on a connection whose planner prices sorts out.
 
         The claim must walk its index in claim order and stop at the limit. A planner
         without fresh statistics (a burst of jobs into a table autovacuum has not analysed
         yet) may instead read every due job and sort them, for every batch: with a backlog
-        of 20,000 that made each claim ~5x slower. ``enable_sort = off`` for this one
-        transaction leaves the index walk as the only cheap plan; the pipeline sends it
-        with the claim and the commit without waiting for each.
+        of 20,000 that made each claim ~5x slower. The claim connections have
+        ``enable_sort = off`` for their whole session, which leaves the index walk as the
+        only cheap plan in one round trip; they are the store's own, never lent to handler
+        SQL, so the setting reaches no other statement.
         """
         try:
-            async with self._require_pool().connection() as conn:
-                async with conn.pipeline(), conn.transaction():
-                    await conn.execute(_NO_SORT)
-                    cur = conn.cursor(row_factory=dict_row)
-                    cur.adapters.register_loader("jsonb", TextLoader)  # as in _fetch
-                    await cur.execute(sql, params)
+            async with (
+                (await self._claim_connections()).connection() as conn,
+                conn.cursor(row_factory=dict_row) as cur,
+            ):
+                cur.adapters.register_loader("jsonb", TextLoader)  # as in _fetch
+                await cur.execute(sql, params)
                 return await cur.fetchall()
         except psycopg.Error as exc:
             raise _translate(exc, self.url) from exc
+
+    async def _claim_connections(self) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
+        self._require_pool()  # the store is open
+        async with self._claim_pool_lock:
+            if self._claim_pool is None:
+                self._claim_pool = await self._open_pool(
+                    min_size=1, max_size=2, configure=_price_out_sorts
+                )
+            return self._claim_pool
 
     async def _rowcount(self, name: str, params: dict[str, Any]) -> int:
         try:
