@@ -97,55 +97,46 @@ WHERE id IN (
 )
 RETURNING *;
 
--- name: complete_jobs
+-- The four fenced updates below change one job each and are run once per job of a batch,
+-- all in one write transaction: SQLite runs in-process, so a statement per job costs no
+-- round trip, and looking each job up by its primary key beats a join against
+-- json_each(), which SQLite plans as a scan of the array for every running job (a batch
+-- of 100 acks with 100 jobs running took 10-30 ms instead of 2-7 ms).
+
+-- name: complete_job
 -- Fenced: only a running job whose lease token matches is completed. result arrives as
--- JSON text (or null) so that json_extract does not unwrap a JSON string result.
+-- JSON text (or null).
 UPDATE conveyor_jobs
-SET state = 'completed', finished_at = :now, result = x.result,
+SET state = 'completed', finished_at = :now, result = :result,
     lease_token = NULL, lease_expires_at = NULL
-FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.token') AS token,
-             json_extract(value, '$.result') AS result
-      FROM json_each(:acks)) AS x
-WHERE conveyor_jobs.id = x.id AND conveyor_jobs.lease_token = x.token
-  AND conveyor_jobs.state = 'running'
-RETURNING conveyor_jobs.id;
+WHERE id = :id AND lease_token = :token AND state = 'running'
+RETURNING id;
 
--- name: fail_jobs
+-- name: fail_job
 UPDATE conveyor_jobs
-SET state = CASE WHEN x.retry_at IS NOT NULL AND attempt < max_attempts
+SET state = CASE WHEN :retry_at IS NOT NULL AND attempt < max_attempts
                  THEN 'retrying' ELSE 'failed' END,
-    run_at = CASE WHEN x.retry_at IS NOT NULL AND attempt < max_attempts
-                  THEN x.retry_at ELSE run_at END,
-    finished_at = CASE WHEN x.retry_at IS NOT NULL AND attempt < max_attempts
+    run_at = CASE WHEN :retry_at IS NOT NULL AND attempt < max_attempts
+                  THEN :retry_at ELSE run_at END,
+    finished_at = CASE WHEN :retry_at IS NOT NULL AND attempt < max_attempts
                        THEN NULL ELSE :now END,
-    errors = json_insert(errors, '$[#]', json(x.error)),
+    errors = json_insert(errors, '$[#]', json(:error)),
     lease_token = NULL, lease_expires_at = NULL
-FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.token') AS token,
-             json_extract(value, '$.error') AS error,
-             json_extract(value, '$.retry_at') AS retry_at
-      FROM json_each(:acks)) AS x
-WHERE conveyor_jobs.id = x.id AND conveyor_jobs.lease_token = x.token
-  AND conveyor_jobs.state = 'running'
-RETURNING conveyor_jobs.id;
+WHERE id = :id AND lease_token = :token AND state = 'running'
+RETURNING id;
 
--- name: extend_leases
+-- name: extend_lease
 UPDATE conveyor_jobs
 SET lease_expires_at = :expires_at
-FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.token') AS token
-      FROM json_each(:leases)) AS x
-WHERE conveyor_jobs.id = x.id AND conveyor_jobs.lease_token = x.token
-  AND conveyor_jobs.state = 'running'
-RETURNING conveyor_jobs.id;
+WHERE id = :id AND lease_token = :token AND state = 'running'
+RETURNING id;
 
--- name: release_jobs
+-- name: release_job
 UPDATE conveyor_jobs
 SET state = 'available', attempt = max(attempt - 1, 0), run_at = :now,
     started_at = NULL, lease_token = NULL, lease_expires_at = NULL
-FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.token') AS token
-      FROM json_each(:leases)) AS x
-WHERE conveyor_jobs.id = x.id AND conveyor_jobs.lease_token = x.token
-  AND conveyor_jobs.state = 'running'
-RETURNING conveyor_jobs.id;
+WHERE id = :id AND lease_token = :token AND state = 'running'
+RETURNING id;
 
 -- name: rescue_expired
 UPDATE conveyor_jobs

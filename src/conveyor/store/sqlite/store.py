@@ -45,7 +45,6 @@ from conveyor.store.base import (
     StoreTx,
     WorkerInfo,
 )
-from conveyor.store.batch import leases_json
 from conveyor.store.insert import BatchInsertPlan
 from conveyor.store.rows import job_from_row, queues_from_rows, worker_from_row
 from conveyor.store.sql import load_migrations, load_queries
@@ -118,6 +117,18 @@ def _enable_wal(conn: sqlite3.Connection, busy_timeout: timedelta) -> None:
 def _dict_rows(cursor: sqlite3.Cursor) -> list[Row]:
     names = [d[0] for d in cursor.description or ()]
     return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+
+
+def _each(conn: sqlite3.Connection, name: str, params: Sequence[dict[str, Any]]) -> set[int]:
+    """Run a one-job fenced update (see queries.sql) for each job of a batch, inside the
+    caller's write transaction; the ids of the jobs it changed."""
+    sql = QUERIES[name]
+    changed: set[int] = set()
+    for each in params:
+        row = conn.execute(sql, each).fetchone()
+        if row is not None:
+            changed.add(int(row[0]))
+    return changed
 
 
 def _list_param(values: Sequence[Any] | None) -> str | None:
@@ -219,20 +230,34 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, fn)
 
-    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in one IMMEDIATE transaction on the store's thread."""
+    async def _write(self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
+        """Run ``fn`` in one IMMEDIATE transaction on the store's thread.
+
+        ``durable=False`` is for the lease lifecycle (claim, ack, heartbeat, release): its
+        commit is not synced to disk by itself (``synchronous=NORMAL``) but by the next
+        durable commit or checkpoint. A process crash loses none of it (the WAL is
+        written); a power cut may lose the last of it, and each such loss only runs a job
+        again, which at-least-once allows. Enqueues, the handler's own transactions and
+        admin changes stay ``synchronous=FULL``: DESIGN §2.1's durable enqueue.
+        """
 
         def run() -> T:
             conn = self._connection()
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                if not durable:
+                    conn.execute("PRAGMA synchronous=NORMAL")
                 try:
-                    value = fn(conn)
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-                return value
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        value = fn(conn)
+                    except BaseException:
+                        conn.execute("ROLLBACK")
+                        raise
+                    conn.execute("COMMIT")
+                    return value
+                finally:
+                    if not durable:
+                        conn.execute("PRAGMA synchronous=FULL")
             except sqlite3.Error as exc:
                 raise _translate(exc, self.url) from exc
 
@@ -360,12 +385,13 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
                 rows += self._claim_flow(conn, {**params, "limit": limit - len(rows)})
             return rows
 
-        rows = await self._write(run)
+        rows = await self._write(run, durable=False)
         return sorted(map(parse_row, rows), key=lambda j: (j.priority, j.run_at, j.id))
 
     async def ack_jobs(self, *, acks: Sequence[Ack], now: datetime) -> AckOutcome:
+        stamp = encode_time(now)
         completions = [
-            {"id": a.job_id, "token": a.token, "result": json.dumps(a.result)}
+            {"id": a.job_id, "token": a.token, "result": json.dumps(a.result), "now": stamp}
             for a in acks
             if isinstance(a, Completion)
         ]
@@ -373,23 +399,18 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
             {
                 "id": a.job_id,
                 "token": a.token,
-                "error": a.error.to_json(),
+                "error": json.dumps(a.error.to_json()),
                 "retry_at": None if a.retry_at is None else encode_time(a.retry_at),
+                "now": stamp,
             }
             for a in acks
             if isinstance(a, Failure)
         ]
-        stamp = encode_time(now)
 
         def run(conn: sqlite3.Connection) -> set[int]:
-            done: set[int] = set()
-            for name, batch in (("complete_jobs", completions), ("fail_jobs", failures)):
-                if batch:
-                    rows = self._rows(conn, name, {"acks": json.dumps(batch), "now": stamp})
-                    done.update(int(r["id"]) for r in rows)
-            return done
+            return _each(conn, "complete_job", completions) | _each(conn, "fail_job", failures)
 
-        done = await self._write(run) if acks else set()
+        done = await self._write(run, durable=False) if acks else set()
         return AckOutcome(
             acked=[a.job_id for a in acks if a.job_id in done],
             lost=[LeaseLost(a.job_id, a.token) for a in acks if a.job_id not in done],
@@ -400,17 +421,18 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
     ) -> list[LeaseLost]:
         if not leases:
             return []
-        params = {"leases": leases_json(leases), "expires_at": encode_time(now + ttl)}
-        rows = await self._write(lambda c: self._rows(c, "extend_leases", params))
-        held = {int(r["id"]) for r in rows}
+        expires_at = encode_time(now + ttl)
+        params = [{"id": le.job_id, "token": le.token, "expires_at": expires_at} for le in leases]
+        held = await self._write(lambda c: _each(c, "extend_lease", params), durable=False)
         return [LeaseLost(le.job_id, le.token) for le in leases if le.job_id not in held]
 
     async def release_jobs(self, *, leases: Sequence[Lease], now: datetime) -> list[int]:
         if not leases:
             return []
-        params = {"leases": leases_json(leases), "now": encode_time(now)}
-        rows = await self._write(lambda c: self._rows(c, "release_jobs", params))
-        return sorted(int(r["id"]) for r in rows)
+        stamp = encode_time(now)
+        params = [{"id": le.job_id, "token": le.token, "now": stamp} for le in leases]
+        released = await self._write(lambda c: _each(c, "release_job", params), durable=False)
+        return sorted(released)
 
     async def rescue_expired(self, *, now: datetime, limit: int) -> list[int]:
         params = {"now": encode_time(now), "now_text": now.isoformat(), "limit": limit}

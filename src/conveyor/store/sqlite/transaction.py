@@ -90,10 +90,13 @@ class SqliteTransaction:
         return await self._fenced("save_checkpoint", params)
 
     async def complete_job(self, lease: Lease, result: Any, now: datetime) -> bool:
-        acks = json.dumps(
-            [{"id": lease.job_id, "token": lease.token, "result": json.dumps(result)}]
-        )
-        return await self._fenced("complete_jobs", {"acks": acks, "now": self._encode_time(now)})
+        params = {
+            "id": lease.job_id,
+            "token": lease.token,
+            "result": json.dumps(result),
+            "now": self._encode_time(now),
+        }
+        return await self._fenced("complete_job", params)
 
     async def record_items(self, marks: Sequence[ItemMark], now: datetime) -> None:
         if not marks:
