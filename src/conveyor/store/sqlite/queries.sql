@@ -97,13 +97,14 @@ WHERE id IN (
 )
 RETURNING *;
 
--- The four fenced updates below change one job each and are run once per job of a batch,
+-- The four fenced updates below keep the names of the PostgreSQL batch statements they
+-- stand for, but change one job each and are run once per job of a batch,
 -- all in one write transaction: SQLite runs in-process, so a statement per job costs no
 -- round trip, and looking each job up by its primary key beats a join against
 -- json_each(), which SQLite plans as a scan of the array for every running job (a batch
 -- of 100 acks with 100 jobs running took 10-30 ms instead of 2-7 ms).
 
--- name: complete_job
+-- name: complete_jobs
 -- Fenced: only a running job whose lease token matches is completed. result arrives as
 -- JSON text (or null).
 UPDATE conveyor_jobs
@@ -112,7 +113,7 @@ SET state = 'completed', finished_at = :now, result = :result,
 WHERE id = :id AND lease_token = :token AND state = 'running'
 RETURNING id;
 
--- name: fail_job
+-- name: fail_jobs
 UPDATE conveyor_jobs
 SET state = CASE WHEN :retry_at IS NOT NULL AND attempt < max_attempts
                  THEN 'retrying' ELSE 'failed' END,
@@ -125,13 +126,13 @@ SET state = CASE WHEN :retry_at IS NOT NULL AND attempt < max_attempts
 WHERE id = :id AND lease_token = :token AND state = 'running'
 RETURNING id;
 
--- name: extend_lease
+-- name: extend_leases
 UPDATE conveyor_jobs
 SET lease_expires_at = :expires_at
 WHERE id = :id AND lease_token = :token AND state = 'running'
 RETURNING id;
 
--- name: release_job
+-- name: release_jobs
 UPDATE conveyor_jobs
 SET state = 'available', attempt = max(attempt - 1, 0), run_at = :now,
     started_at = NULL, lease_token = NULL, lease_expires_at = NULL

@@ -408,7 +408,7 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
         ]
 
         def run(conn: sqlite3.Connection) -> set[int]:
-            return _each(conn, "complete_job", completions) | _each(conn, "fail_job", failures)
+            return _each(conn, "complete_jobs", completions) | _each(conn, "fail_jobs", failures)
 
         done = await self._write(run, durable=False) if acks else set()
         return AckOutcome(
@@ -423,7 +423,7 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
             return []
         expires_at = encode_time(now + ttl)
         params = [{"id": le.job_id, "token": le.token, "expires_at": expires_at} for le in leases]
-        held = await self._write(lambda c: _each(c, "extend_lease", params), durable=False)
+        held = await self._write(lambda c: _each(c, "extend_leases", params), durable=False)
         return [LeaseLost(le.job_id, le.token) for le in leases if le.job_id not in held]
 
     async def release_jobs(self, *, leases: Sequence[Lease], now: datetime) -> list[int]:
@@ -431,7 +431,7 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
             return []
         stamp = encode_time(now)
         params = [{"id": le.job_id, "token": le.token, "now": stamp} for le in leases]
-        released = await self._write(lambda c: _each(c, "release_job", params), durable=False)
+        released = await self._write(lambda c: _each(c, "release_jobs", params), durable=False)
         return sorted(released)
 
     async def rescue_expired(self, *, now: datetime, limit: int) -> list[int]:

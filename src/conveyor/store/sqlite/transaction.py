@@ -96,7 +96,7 @@ class SqliteTransaction:
             "result": json.dumps(result),
             "now": self._encode_time(now),
         }
-        return await self._fenced("complete_job", params)
+        return await self._fenced("complete_jobs", params)
 
     async def record_items(self, marks: Sequence[ItemMark], now: datetime) -> None:
         if not marks:
