@@ -48,12 +48,14 @@ WITH inserted AS (
         rate_burst double precision, fairness_key text)
     ORDER BY x.ord
     ON CONFLICT (task, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-    RETURNING *
+    RETURNING id, task, idempotency_key, queue, state
 ), notified AS (
     SELECT pg_notify('conveyor_jobs', queues.queue)
     FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'available') AS queues
 )
-SELECT inserted.*, (SELECT count(*) FROM notified) AS notified FROM inserted;
+SELECT inserted.id, inserted.task, inserted.idempotency_key,
+       (SELECT count(*) FROM notified) AS notified
+FROM inserted;
 
 -- name: select_existing_jobs
 -- The jobs that hold the given (task, idempotency_key) pairs. Runs as its own statement

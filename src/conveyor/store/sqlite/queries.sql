@@ -30,7 +30,8 @@ SELECT coalesce(max(version), 0) AS version FROM conveyor_migrations;
 
 -- name: insert_jobs
 -- Insert a batch in input order (rowids follow it). "WHERE true" is required by SQLite's
--- parser between an INSERT ... SELECT and its ON CONFLICT clause.
+-- parser between an INSERT ... SELECT and its ON CONFLICT clause. Only what pairs rows
+-- with the request comes back: the caller builds the jobs from its own.
 INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
                            created_at, idempotency_key, timeout_seconds, rerun_of,
                            concurrency_key, concurrency_limit, rate_key, rate_per_second,
@@ -47,7 +48,7 @@ FROM json_each(:jobs)
 WHERE true
 ORDER BY key
 ON CONFLICT (task, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-RETURNING *;
+RETURNING id, task, idempotency_key;
 
 -- name: select_existing_jobs
 SELECT j.* FROM conveyor_jobs j
