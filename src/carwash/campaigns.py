@@ -268,14 +268,24 @@ class DeliveryLog:
                 )
             except BaseException as exc:
                 for _, done in batch:
-                    if not done.done():
+                    if done.done():
+                        continue
+                    if isinstance(exc, asyncio.CancelledError):
+                        done.cancel()
+                    else:
                         done.set_exception(exc)
                 if not isinstance(exc, Exception):
                     raise
                 continue
+            # Two attempts of one chunk in this process (a stale one that lost its lease and
+            # its successor) may claim the same recipient in one commit: one of them gets it.
+            granted: set[int] = set()
             for step, done in batch:
+                mine = step.claim in claimed and step.claim not in granted
+                if mine and step.claim is not None:
+                    granted.add(step.claim)
                 if not done.done():
-                    done.set_result(step.claim in claimed)
+                    done.set_result(mine)
 
 
 def _load_chunk(
