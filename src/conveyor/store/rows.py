@@ -15,12 +15,24 @@ from conveyor.store.schedule import CatchUp, ScheduleInfo, ScheduleSpec
 TimeDecoder = Callable[[Any], datetime]
 
 
+_decode = json.JSONDecoder().decode  # json.loads without its per-call keyword handling
+_STATES = {state.value: state for state in JobState}
+
+
 def decode_json(value: Any) -> Any:
     """JSON columns arrive as text from both stores' own queries (the PostgreSQL store reads
     jsonb as text for this); an application's psycopg connection may hand them decoded."""
-    if isinstance(value, str | bytes | bytearray):
+    if isinstance(value, str):
+        return _decode(value)
+    if isinstance(value, bytes | bytearray):
         return json.loads(value)
     return value
+
+
+def _errors(value: Any) -> tuple[JobError, ...]:
+    if value is None or value == "[]":  # the common case: no attempt has failed yet
+        return ()
+    return tuple(JobError.from_json(e) for e in decode_json(value) or ())
 
 
 def job_from_row(row: Mapping[str, Any], decode_time: TimeDecoder) -> Job:
@@ -29,13 +41,12 @@ def job_from_row(row: Mapping[str, Any], decode_time: TimeDecoder) -> Job:
         return None if value is None else decode_time(value)
 
     done = row["progress_done"]
-    errors = decode_json(row["errors"]) or []
     token = row["lease_token"]
     return Job(
         id=int(row["id"]),
         task=str(row["task"]),
         queue=str(row["queue"]),
-        state=JobState(row["state"]),
+        state=_STATES[row["state"]],
         payload=decode_json(row["payload"]),
         priority=int(row["priority"]),
         attempt=int(row["attempt"]),
@@ -46,7 +57,7 @@ def job_from_row(row: Mapping[str, Any], decode_time: TimeDecoder) -> Job:
         finished_at=when("finished_at"),
         progress=None if done is None else Progress(int(done), row["progress_total"]),
         result=None if row["result"] is None else decode_json(row["result"]),
-        errors=tuple(JobError.from_json(e) for e in errors),
+        errors=_errors(row["errors"]),
         checkpoint=None if row["checkpoint"] is None else decode_json(row["checkpoint"]),
         idempotency_key=row["idempotency_key"],
         rerun_of=row["rerun_of"],
