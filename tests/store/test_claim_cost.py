@@ -16,7 +16,8 @@ from typing import Any, LiteralString, cast
 import psycopg
 
 from conveyor.store.base import Store
-from conveyor.store.factory import sqlite_path
+from conveyor.store.factory import open_store, sqlite_path
+from conveyor.store.postgres.store import _price_out_sorts
 from conveyor.store.sql import load_queries
 from conveyor.store.sqlite.store import encode_time
 from tests.store.helpers import NOW, TTL, insert, is_sqlite_url, new_job
@@ -103,3 +104,27 @@ async def test_plain_claim_does_not_walk_past_a_flow_backlog(store: Store, store
 
     for full, bare in zip(with_backlog, without, strict=True):
         assert full <= bare * 1.25, (with_backlog, without)
+
+
+async def test_plain_claim_connections_compile_nothing_per_claim(pg_url: str) -> None:
+    """PostgreSQL only (JIT is its own): the claim connections price sorts out, which puts
+    every claim plan's cost past jit_above_cost; compiling it took ~300 ms per claim."""
+    store = await open_store(pg_url, migrate=True)
+    try:
+        await insert(store, *(new_job() for _ in range(50)))
+    finally:
+        await store.close()
+    params = {"worker_id": "w", "limit": 10, "now": NOW, "expires_at": NOW + TTL}
+    queries = load_queries("conveyor.store.postgres")
+    # As the store opens its claim connections: autocommit, then its own configuration.
+    async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
+        await _price_out_sorts(conn)
+        for name, queues in (("claim_jobs", ["default"]), ("claim_jobs_any_queue", None)):
+            sql = "EXPLAIN (ANALYZE, FORMAT JSON) " + queries[name]
+            async with conn.transaction(force_rollback=True):
+                cur = await conn.execute(cast(LiteralString, sql), {**params, "queues": queues})
+                row = await cur.fetchone()
+            assert row is not None
+            document = row[0] if isinstance(row[0], list) else json.loads(row[0])
+            assert _pg_rows_read(document[0]["Plan"]) > 0  # it did claim
+            assert "JIT" not in document[0], (name, document[0]["JIT"])
