@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from conveyor.job import JobState
@@ -337,3 +338,25 @@ async def test_a_backlog_without_history_is_claimed_through_the_index(
             # (a sort over a scan of the jobs table) is what must not happen.
             assert "Seq Scan on conveyor_jobs" not in plan, plan
             assert "Sort Key: conveyor_jobs." not in plan, plan
+
+
+async def test_the_flow_probe_takes_one_step_into_the_flow_index(
+    store: Store, store_url: str
+) -> None:
+    """A claim that leaves free slots asks whether any flow job waits before it runs the
+    flow claim; with a big plain backlog and no flow job that question must cost one index
+    step, not a scan of the table (PostgreSQL: as the claim connections plan it, with sorts
+    priced out and no statistics yet)."""
+    await insert_many(store, 5_000, queue="default")
+    if is_sqlite_url(store_url):
+        sql = "EXPLAIN QUERY PLAN " + load_queries("conveyor.store.sqlite")["flow_jobs_waiting"]
+        plan = "\n".join(str(row[-1]) for row in raw_execute(store_url, sql))
+        assert "USING INDEX conveyor_jobs_flow_group_idx" in plan, plan
+        return
+    sql = load_queries("conveyor.store.postgres")["flow_jobs_waiting"]
+    with psycopg.connect(store_url, autocommit=True) as conn:
+        conn.execute("SET enable_sort = off")
+        conn.execute("SET jit = off")
+        plan = "\n".join(str(row[0]) for row in conn.execute("EXPLAIN " + sql).fetchall())
+    assert "Index Scan using conveyor_jobs_flow_group_idx" in plan, plan
+    assert "Seq Scan" not in plan and "Sort" not in plan, plan

@@ -118,6 +118,17 @@ SET state = 'running', attempt = j.attempt + 1, started_at = %(now)s,
 FROM picked WHERE j.id = picked.id
 RETURNING j.*;
 
+-- name: flow_jobs_waiting
+-- Whether any flow job waits at all: one step into conveyor_jobs_flow_group_idx (the
+-- ORDER BY names its key, so on the claim connections, where sorts are priced out, the
+-- index is the only plan even without statistics). Lets a plain claim skip the flow
+-- claim's locked transaction when there is nothing for it to do.
+SELECT 1 AS waiting FROM conveyor_jobs
+WHERE state IN ('available', 'scheduled', 'retrying')
+  AND (concurrency_key IS NOT NULL OR rate_key IS NOT NULL OR fairness_key IS NOT NULL)
+ORDER BY (ARRAY[queue, concurrency_key, rate_key, fairness_key])
+LIMIT 1;
+
 -- name: complete_jobs
 -- Fenced: only a running job whose lease token matches is completed.
 UPDATE conveyor_jobs j

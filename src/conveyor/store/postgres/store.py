@@ -330,7 +330,9 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         if queues is not None:
             name, params["queues"] = "claim_jobs", list(queues)
         rows = await self._claim_plain(QUERIES[name], params)
-        if len(rows) < limit:  # flow jobs fill what plain jobs left (store/postgres/flow.py)
+        # Flow jobs fill what plain jobs left (store/postgres/flow.py), when there are any:
+        # the probe is one round trip, the flow claim's locked transaction four.
+        if len(rows) < limit and await self._claim_plain(QUERIES["flow_jobs_waiting"], {}):
             try:
                 rows += await self._claim_flow({**params, "limit": limit - len(rows)})
             except psycopg.Error as exc:

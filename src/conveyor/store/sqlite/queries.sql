@@ -98,6 +98,14 @@ WHERE id IN (
 )
 RETURNING *;
 
+-- name: flow_jobs_waiting
+-- Whether any flow job waits at all: one step into conveyor_jobs_flow_group_idx (INDEXED
+-- BY pins it). Lets a plain claim skip the flow claim when there is nothing for it to do.
+SELECT 1 AS waiting FROM conveyor_jobs INDEXED BY conveyor_jobs_flow_group_idx
+WHERE state IN ('available', 'scheduled', 'retrying')
+  AND (concurrency_key IS NOT NULL OR rate_key IS NOT NULL OR fairness_key IS NOT NULL)
+LIMIT 1;
+
 -- The four fenced updates below keep the names of the PostgreSQL batch statements they
 -- stand for, but change one job each and are run once per job of a batch,
 -- all in one write transaction: SQLite runs in-process, so a statement per job costs no

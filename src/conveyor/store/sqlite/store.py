@@ -381,7 +381,8 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
 
         def run(conn: sqlite3.Connection) -> list[Row]:
             rows = self._rows(conn, name, params)
-            if len(rows) < limit:  # flow jobs fill what plain jobs left (store/sqlite/flow.py)
+            # Flow jobs fill what plain jobs left (store/sqlite/flow.py), when there are any.
+            if len(rows) < limit and conn.execute(QUERIES["flow_jobs_waiting"]).fetchone():
                 rows += self._claim_flow(conn, {**params, "limit": limit - len(rows)})
             return rows
 
