@@ -73,36 +73,25 @@ async def main() -> None:
     parser.add_argument("--claims", type=int, default=200)
     parser.add_argument("--limit", type=int, default=10)
     args = parser.parse_args()
+
+    async def timed(url: str, scenario: str) -> list[float]:
+        store = await open_store(url, migrate=True)
+        try:
+            return await measure(
+                store, size=args.backlog, claims=args.claims, limit=args.limit, scenario=scenario
+            )
+        finally:
+            await store.close()
+
     for scenario in ("fairness", "limits"):
         name, url = create_database("conveyor_flow_bench")
         try:
-            store = await open_store(url, migrate=True)
-            try:
-                timings = await measure(
-                    store,
-                    size=args.backlog,
-                    claims=args.claims,
-                    limit=args.limit,
-                    scenario=scenario,
-                )
-            finally:
-                await store.close()
+            report(f"postgres {scenario}", await timed(url, scenario), args.limit)
         finally:
             drop_database(name)
-        report(f"postgres {scenario}", timings, args.limit)
         with tempfile.TemporaryDirectory() as tmp:
-            store = await open_store(f"sqlite:///{Path(tmp) / 'bench.db'}", migrate=True)
-            try:
-                timings = await measure(
-                    store,
-                    size=args.backlog,
-                    claims=args.claims,
-                    limit=args.limit,
-                    scenario=scenario,
-                )
-            finally:
-                await store.close()
-        report(f"sqlite {scenario}", timings, args.limit)
+            sqlite_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+            report(f"sqlite {scenario}", await timed(sqlite_url, scenario), args.limit)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.e2e.processes import stop
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -43,18 +45,11 @@ def kill(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=10)
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def marker_at_least(marker: Path, value: int) -> bool:
     try:
         return int(marker.read_text() or "-1") >= value
     except (FileNotFoundError, ValueError):
         return False
+
+
+__all__ = ["kill", "marker_at_least", "start_worker", "stop"]
