@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,6 @@ from conveyor.errors import (
     ConfigurationError,
     InvalidArgument,
     InvalidTransition,
-    PayloadInvalid,
     TaskNotFound,
 )
 from conveyor.explain import Explanation, explain
@@ -470,7 +468,8 @@ class Conveyor:
                 NewJob(
                     task=resolved.name,
                     queue=queue or options.queue,
-                    payload=_storable(resolved.name, model.model_dump(mode="json")),
+                    # NUL characters are refused when the batch is serialised (store/insert.py).
+                    payload=model.model_dump(mode="json"),
                     run_at=when,
                     priority=options.priority if priority is None else priority,
                     max_attempts=options.max_attempts,
@@ -759,15 +758,6 @@ def _queue_name(name: str) -> str:
     if "\x00" in name:
         raise InvalidArgument("queue", "must not contain NUL characters")
     return name
-
-
-def _storable(task: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """The payload, unless it holds a NUL character, which PostgreSQL cannot store."""
-    if "\\u0000" in json.dumps(payload):
-        raise PayloadInvalid(
-            task, [{"loc": [], "msg": "strings must not contain NUL characters", "type": "nul"}]
-        )
-    return payload
 
 
 def _when(run_at: datetime | None, delay: timedelta | float | None, now: datetime) -> datetime:

@@ -186,6 +186,24 @@ async def test_one_invalid_payload_in_a_batch_enqueues_nothing(
     assert await _all_jobs(app) == []
 
 
+async def test_a_nul_character_in_one_payload_of_a_batch_enqueues_nothing(
+    app: Conveyor, receipts: Task[Any]
+) -> None:
+    """PostgreSQL cannot store NUL; both stores refuse it alike, naming the task."""
+    payloads: list[dict[str, Any]] = [{"customer_id": i} for i in range(100)]
+    payloads[42] = {"customer_id": 42, "note": "before\x00after"}
+
+    with pytest.raises(PayloadInvalid) as info:
+        await app.enqueue_many("send_receipt", payloads)
+
+    assert info.value.task == receipts.name
+    assert [e["msg"] for e in info.value.errors] == ["strings must not contain NUL characters"]
+    assert await _all_jobs(app) == []
+    with pytest.raises(PayloadInvalid):
+        await app.enqueue("send_receipt", payloads[42])
+    assert await _all_jobs(app) == []
+
+
 async def test_an_unknown_task_name_lists_the_known_tasks(
     app: Conveyor, receipts: Task[Any], orders: Task[Any]
 ) -> None:

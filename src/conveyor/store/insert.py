@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, LiteralString
 
+from conveyor.errors import PayloadInvalid
 from conveyor.job import Job, JobState
 from conveyor.store.base import Inserted, NewJob, SqlStatement
 
@@ -143,4 +144,23 @@ def jobs_json(jobs: Sequence[NewJob], now: datetime, encode_time: TimeEncoder) -
         }
         for index, job in enumerate(jobs)
     ]
-    return json.dumps(records, separators=(",", ":"))
+    text = json.dumps(records, separators=(",", ":"))
+    if "\\u0000" in text:  # rare: look for the culprit only then, not per job
+        refuse_nul(jobs)
+    return text
+
+
+def refuse_nul(jobs: Sequence[NewJob]) -> None:
+    """PostgreSQL cannot store NUL in text or jsonb; both stores refuse it alike, before
+    anything is written. Queue names and keys are checked where they are given."""
+    for job in jobs:
+        if "\\u0000" in json.dumps(dict(job.payload)):
+            raise PayloadInvalid(job.task, [_NUL_ERROR])
+    raise PayloadInvalid(jobs[0].task, [{**_NUL_ERROR, "loc": ["(a flow key)"]}])
+
+
+_NUL_ERROR: dict[str, Any] = {
+    "loc": [],
+    "msg": "strings must not contain NUL characters",
+    "type": "nul",
+}
