@@ -21,20 +21,15 @@ per recipient.
 from __future__ import annotations
 
 import asyncio
-import functools
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.charset import QP, Charset
-from email.header import Header
-from email.message import Message
-from email.utils import format_datetime, formataddr
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import Connection, case, func, insert, literal, select, update
 
 from carwash.config import CarwashConfig
 from carwash.db import Database, run
+from carwash.deliveries import DeliveryLog, Step, settle
 from carwash.mail import (
     DEFAULT_SMTP_URL,
     Bounced,
@@ -46,23 +41,19 @@ from carwash.mail import (
 )
 from carwash.mail import open_session as open_smtp
 from carwash.models import Campaign, Customer, Delivery, Tenant
+from carwash.templates import (
+    SAMPLE,
+    SENDER,
+    RenderFailed,
+    Templates,
+    compile_template,
+    template_error,
+)
 from conveyor import BatchDone, Conveyor, Discard, JobContext
 
-if TYPE_CHECKING:
-    from jinja2 import Template
-    from jinja2.sandbox import SandboxedEnvironment
-
-SENDER = "news@carwash.example"
-SAMPLE = {
-    "customer": {"name": "Ana", "email": "ana@example.com", "last_wash_at": None},
-    "tenant": {"name": "Sparkle Wash"},
-}
 FINAL_STATES = ("sent", "skipped", "bounced", "failed")
 PROGRESS_EVERY_SECONDS = 1.0
 INTERRUPTED = "interrupted while its message was in flight: it may have arrived, not sent again"
-# Readable bodies on the wire (quoted-printable, not base64), UTF-8 for any name.
-UTF8_QP = Charset("utf-8")
-UTF8_QP.body_encoding = QP
 
 
 class CampaignRequest(BaseModel):
@@ -119,173 +110,6 @@ class Pacer:
         self._next_slot = slot + self.interval
         if slot > now:
             await asyncio.sleep(slot - now)
-
-
-@functools.cache
-def _environment() -> SandboxedEnvironment:
-    # Imported on first use: loading the app (every CLI command) need not import Jinja2.
-    from jinja2 import StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
-
-    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-
-
-def compile_template(text: str) -> Template:
-    """A campaign's subject or body as a sandboxed Jinja2 template (undefined names fail)."""
-    return _environment().from_string(text)
-
-
-def template_error() -> type[Exception]:
-    from jinja2 import TemplateError
-
-    return TemplateError
-
-
-class RenderFailed(Exception):
-    """A campaign's template does not render for one recipient."""
-
-
-class Templates:
-    """A campaign's subject and body, compiled once per chunk, rendered per recipient."""
-
-    def __init__(self, campaign: dict[str, Any]) -> None:
-        self.campaign = campaign
-        self.sender = formataddr((campaign["tenant_name"], SENDER))
-        self.error: str | None = None
-        try:
-            self.subject = compile_template(campaign["subject"])
-            self.body = compile_template(campaign["body_template"])
-        except template_error() as exc:
-            self.error = f"template: {exc}"
-
-    def render(self, recipient: dict[str, Any]) -> Message:
-        """The message for one recipient. Built with the ``compat32`` classes, which do
-        not re-parse every header as they are set: five times cheaper than
-        ``EmailMessage``, and this runs once per recipient on the worker's event loop."""
-        if self.error is not None:
-            raise RenderFailed(self.error)
-        try:
-            return self._render(recipient)
-        except template_error() as exc:
-            raise RenderFailed(f"template: {exc}") from exc
-
-    def _render(self, recipient: dict[str, Any]) -> Message:
-        campaign = self.campaign
-        context = {
-            "customer": {
-                "name": recipient["name"],
-                "email": recipient["email"],
-                "last_wash_at": recipient["last_wash_at"],
-            },
-            "tenant": {"name": campaign["tenant_name"]},
-        }
-        message = Message()
-        message["MIME-Version"] = "1.0"
-        message.set_payload(self.body.render(context), UTF8_QP)  # text/plain; utf-8
-        message["From"] = self.sender
-        message["To"] = recipient["email"]
-        # One line, whatever the data held: a line break would end the header.
-        subject = " ".join(self.subject.render(context).split())
-        message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
-        message["Date"] = format_datetime(datetime.now(UTC))
-        # One stable id per campaign and customer, so a mail system downstream can drop dups.
-        message["Message-ID"] = f"<c{campaign['id']}.r{recipient['customer_id']}@carwash.example>"
-        message["X-Carwash-Campaign"] = str(campaign["id"])
-        return message
-
-
-# -- the delivery ledger: each recipient's claim and outcome, committed before its DATA --
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One chunk's next write: settle the recipients it finished (``sending`` → an outcome)
-    and claim the one it sends next (``pending`` → ``sending``)."""
-
-    settle: tuple[tuple[int, str, str | None], ...] = ()
-    claim: int | None = None
-
-
-def _apply(conn: Connection, *, steps: list[Step]) -> set[int]:
-    """Write many chunks' steps in one transaction; returns the delivery ids claimed."""
-    groups: dict[tuple[str, str | None], list[int]] = {}
-    for step in steps:
-        for delivery_id, state, reason in step.settle:
-            groups.setdefault((state, reason), []).append(delivery_id)
-    for (state, reason), ids in groups.items():
-        _settle(conn, ids, state, reason, was="sending")
-    wanted = [step.claim for step in steps if step.claim is not None]
-    if not wanted:
-        return set()
-    claimed = conn.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(wanted), Delivery.state == "pending")
-        .values(state="sending", attempts=Delivery.attempts + 1)
-        .returning(Delivery.id)
-    ).scalars()
-    return set(claimed)
-
-
-def _settle(conn: Connection, ids: list[int], state: str, reason: str | None, *, was: str) -> int:
-    finished_at = None if state == "pending" else datetime.now(UTC)
-    done = conn.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(ids), Delivery.state == was)
-        .values(state=state, reason=reason, finished_at=finished_at)
-    )
-    return done.rowcount
-
-
-class DeliveryLog:
-    """Group commit of the steps of every chunk sending in this process.
-
-    Each recipient costs one durable write before its ``DATA`` (the claim), or a worker
-    killed after that ``DATA`` would leave more than the one message in flight unknown.
-    A chunk waits for its own step only; steps that arrive while a commit runs share the
-    next one, so N chunks sending at once need about 1/N of the commits (SQLite has one
-    writer and an fsync per commit, so this is what keeps the send fast there)."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self._waiting: list[tuple[Step, asyncio.Future[bool]]] = []
-        self._writer: asyncio.Task[None] | None = None
-
-    async def write(self, step: Step) -> bool:
-        """Commit ``step`` (with whatever else is waiting); whether its claim was taken."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[bool] = loop.create_future()
-        self._waiting.append((step, done))
-        if self._writer is None or self._writer.done() or self._writer.get_loop() is not loop:
-            self._writer = loop.create_task(self._write_waiting())
-        return await done
-
-    async def _write_waiting(self) -> None:
-        while self._waiting:
-            batch, self._waiting = self._waiting, []
-            try:
-                claimed = await self.db.write(
-                    functools.partial(_apply, steps=[step for step, _ in batch])
-                )
-            except BaseException as exc:
-                for _, done in batch:
-                    if done.done():
-                        continue
-                    if isinstance(exc, asyncio.CancelledError):
-                        done.cancel()
-                    else:
-                        done.set_exception(exc)
-                if not isinstance(exc, Exception):
-                    raise
-                continue
-            # Two attempts of one chunk in this process (a stale one that lost its lease and
-            # its successor) may claim the same recipient in one commit: one of them gets it.
-            granted: set[int] = set()
-            for step, done in batch:
-                mine = step.claim in claimed and step.claim not in granted
-                if mine and step.claim is not None:
-                    granted.add(step.claim)
-                if not done.done():
-                    done.set_result(mine)
 
 
 def _load_chunk(
@@ -472,7 +296,7 @@ class EmailTasks:
         ids = payload.delivery_ids
         # A delivery left 'sending' by an earlier attempt may have arrived: never resend.
         interrupted = await self.db.write(
-            lambda conn: _settle(
+            lambda conn: settle(
                 conn,
                 ids,
                 "failed",
@@ -493,7 +317,7 @@ class EmailTasks:
                 raise  # retried with backoff; what was sent stays sent
             left, reason = [r["id"] for r in recipients], f"gave up: {exc}"
             outcome["failed"] += await self.db.write(
-                lambda conn: _settle(conn, left, "failed", reason, was="pending")
+                lambda conn: settle(conn, left, "failed", reason, was="pending")
             )
         await ctx.progress(len(ids), len(ids))
         return outcome
@@ -615,7 +439,7 @@ def _finish(conn: Connection, campaign_id: int) -> dict[str, int]:
         ).scalars()
     )
     for state in ("pending", "sending"):
-        _settle(conn, open_ids, "failed", "its chunk job ended without it", was=state)
+        settle(conn, open_ids, "failed", "its chunk job ended without it", was=state)
     totals = _totals(conn, campaign_id)
     finals = {k: totals[k] for k in FINAL_STATES}
     conn.execute(

@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import Engine, event, insert, select
 
-from carwash.campaigns import DeliveryLog, Step
 from carwash.db import Database
+from carwash.deliveries import DeliveryLog, Step
 from carwash.demodata import add_customers, add_tenant
 from carwash.models import Campaign, Delivery
 from tests.carwash.conftest import NOW
