@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conveyor import Conveyor, JobState
+from tests.carwash.conftest import eventually
 from tests.e2e.processes import stop
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,4 +54,17 @@ def marker_at_least(marker: Path, value: int) -> bool:
         return False
 
 
-__all__ = ["kill", "marker_at_least", "start_worker", "stop"]
+async def rescue_until_completed(app: Conveyor, job_id: int, url: str, data_dir: Path) -> None:
+    """Start a fresh worker on ``url`` and stop it once the job is completed (90 s at most)."""
+    survivor = start_worker(url, data_dir=data_dir)
+    try:
+
+        async def completed() -> bool:
+            return (await app.get_job(job_id)).state is JobState.COMPLETED
+
+        await eventually(completed, timeout=90)
+    finally:
+        stop(survivor)
+
+
+__all__ = ["kill", "marker_at_least", "rescue_until_completed", "start_worker", "stop"]

@@ -17,7 +17,13 @@ from carwash.models import CreditEntry, CreditGrant, Customer
 from conveyor import Conveyor, JobState
 from conveyor.testing import drain
 from tests.carwash.conftest import NOW, eventually
-from tests.carwash.processes import kill, marker_at_least, start_worker, stop
+from tests.carwash.processes import (
+    kill,
+    marker_at_least,
+    rescue_until_completed,
+    start_worker,
+    stop,
+)
 
 
 def ledger(engine: Engine) -> list[tuple[int, int, int]]:
@@ -112,15 +118,7 @@ async def test_a_worker_killed_mid_grant_leaves_nothing_and_the_rescue_grants_on
         stop(doomed)
     assert ledger(engine) == []  # the kill rolled back everything written so far
 
-    survivor = start_worker(carwash_url, data_dir=tmp_path)
-    try:
-
-        async def completed() -> bool:
-            return (await app.get_job(job.id)).state is JobState.COMPLETED
-
-        await eventually(completed, timeout=90)
-    finally:
-        stop(survivor)
+    await rescue_until_completed(app, job.id, carwash_url, tmp_path)
 
     done = await app.get_job(job.id)
     assert done.attempt == 2 and done.result["customers"] == 10_000

@@ -22,7 +22,13 @@ from carwash.models import DailySummary, Transaction
 from conveyor import Conveyor, JobState
 from conveyor.testing import drain
 from tests.carwash.conftest import NOW, eventually
-from tests.carwash.processes import kill, marker_at_least, start_worker, stop
+from tests.carwash.processes import (
+    kill,
+    marker_at_least,
+    rescue_until_completed,
+    start_worker,
+    stop,
+)
 
 ZONE = "Australia/Sydney"
 SIGN = {"sale": "sales_cents", "refund": "refunds_cents", "tip": "tips_cents"}
@@ -156,15 +162,7 @@ async def test_a_killed_sync_resumes_from_its_checkpoint(
     killed_at = (await app.get_job(job.id)).checkpoint
     assert 0 < killed_at["done"] < 3_000 and killed_at["cursor"] == int(marker.read_text())
 
-    survivor = start_worker(carwash_url, data_dir=tmp_path)
-    try:
-
-        async def completed() -> bool:
-            return (await app.get_job(job.id)).state is JobState.COMPLETED
-
-        await eventually(completed, timeout=90)
-    finally:
-        stop(survivor)
+    await rescue_until_completed(app, job.id, carwash_url, tmp_path)
 
     done = await app.get_job(job.id)
     assert done.attempt == 2

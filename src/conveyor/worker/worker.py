@@ -120,9 +120,12 @@ class Worker:
             self._acked_changed.clear()
             await self._acked_changed.wait()
 
-    def _on_flushed(self, acks: Sequence[Ack]) -> None:
-        self._acked += len(acks)
+    def _count_acked(self, count: int) -> None:
+        self._acked += count
         self._acked_changed.set()
+
+    def _on_flushed(self, acks: Sequence[Ack]) -> None:
+        self._count_acked(len(acks))
         for ack in acks:
             self._wake_for_retry(ack)
 
@@ -299,8 +302,7 @@ class Worker:
                 if self.options.max_jobs is not None and self.completed >= self.options.max_jobs:
                     self.stop()
                 if ack is None:  # completed inside the handler's own transaction
-                    self._acked += 1
-                    self._acked_changed.set()
+                    self._count_acked(1)
                 elif self._acks is not None:
                     self._acks.add(ack)
         finally:

@@ -133,7 +133,7 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         self._max = max_connections
         self._connect_timeout = connect_timeout
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
-        # Plain claims get connections of their own (see _claim_plain), opened on first use.
+        # Plain claims get connections of their own (see _on_claim_connection), opened on first use.
         self._claim_pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
         self._claim_pool_lock = asyncio.Lock()
 
@@ -220,8 +220,9 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         except psycopg.Error as exc:
             raise _translate(exc, self.url) from exc
 
-    async def _claim_plain(self, sql: LiteralString, params: dict[str, Any]) -> list[Row]:
-        """Run a plain claim statement on a connection whose planner prices sorts out.
+    async def _on_claim_connection(self, sql: LiteralString, params: dict[str, Any]) -> list[Row]:
+        """Run a plain claim statement (or the flow probe that follows it) on a connection
+        whose planner prices sorts out.
 
         The claim must walk its index in claim order and stop at the limit. A planner
         without fresh statistics (a burst of jobs into a table autovacuum has not analysed
@@ -329,10 +330,10 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         name = "claim_jobs_any_queue"
         if queues is not None:
             name, params["queues"] = "claim_jobs", list(queues)
-        rows = await self._claim_plain(QUERIES[name], params)
+        rows = await self._on_claim_connection(QUERIES[name], params)
         # Flow jobs fill what plain jobs left (store/postgres/flow.py), when there are any:
         # the probe is one round trip, the flow claim's locked transaction four.
-        if len(rows) < limit and await self._claim_plain(QUERIES["flow_jobs_waiting"], {}):
+        if len(rows) < limit and await self._on_claim_connection(QUERIES["flow_jobs_waiting"], {}):
             try:
                 rows += await self._claim_flow({**params, "limit": limit - len(rows)})
             except psycopg.Error as exc:
