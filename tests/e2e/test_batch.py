@@ -19,7 +19,11 @@ async def test_a_batch_over_two_processes_calls_back_exactly_once(store_url: str
             "CREATE TABLE e2e_callbacks (batch_id integer, completed integer, "
             "failed integer, cancelled integer)",
         )
-        async with two_workers(app, store_url, "--concurrency", "20"):
+        # SQLite workers of other processes see an enqueue only when they poll, and one
+        # process can drain the whole batch within the default 1 s poll: poll often, so
+        # that both processes take part, as the test means them to.
+        poll = ("--poll-interval", "0.02")
+        async with two_workers(app, store_url, "--concurrency", "20", *poll):
             batch = await app.enqueue_batch(
                 "flow.child",
                 [Child(n=n) for n in range(1000)],
