@@ -26,13 +26,13 @@ BIG = 5_000
 STEPS_PER_TICK = 100
 
 
-def _pg_rows_read(plan: dict[str, Any]) -> int:
+def pg_rows_read(plan: dict[str, Any]) -> int:
     """Rows the scans of conveyor_jobs under ``plan`` produced or dropped by a filter."""
     read = 0
     if plan.get("Relation Name") == "conveyor_jobs" and "Scan" in plan["Node Type"]:
         kept = plan["Actual Rows"] + plan.get("Rows Removed by Filter", 0)
         read += kept * plan["Actual Loops"]
-    return read + sum(_pg_rows_read(child) for child in plan.get("Plans", []))
+    return read + sum(pg_rows_read(child) for child in plan.get("Plans", []))
 
 
 def work_of(url: str, name: str, *, queues: list[str] | None, limit: int = 10) -> int:
@@ -60,7 +60,7 @@ def work_of(url: str, name: str, *, queues: list[str] | None, limit: int = 10) -
         conn.rollback()
     assert row is not None
     document = row[0] if isinstance(row[0], list) else json.loads(row[0])
-    return _pg_rows_read(document[0]["Plan"])
+    return pg_rows_read(document[0]["Plan"])
 
 
 async def _shrink(store: Store, jobs: list[Any], keep: int) -> None:
@@ -126,5 +126,5 @@ async def test_plain_claim_connections_compile_nothing_per_claim(pg_url: str) ->
                 row = await cur.fetchone()
             assert row is not None
             document = row[0] if isinstance(row[0], list) else json.loads(row[0])
-            assert _pg_rows_read(document[0]["Plan"]) > 0  # it did claim
+            assert pg_rows_read(document[0]["Plan"]) > 0  # it did claim
             assert "JIT" not in document[0], (name, document[0]["JIT"])

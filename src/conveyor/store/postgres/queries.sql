@@ -1,6 +1,7 @@
 -- Named queries of the PostgreSQL store. Parameters are psycopg's %(name)s; time always
--- arrives as a parameter so that tests can freeze it. Batch inputs arrive as one JSON
--- array (jsonb_to_recordset), which is one round trip whatever the batch size.
+-- arrives as a parameter so that tests can freeze it. Batch inputs arrive as one array
+-- parameter per column (unnest) or as one JSON array (jsonb_to_recordset): one round
+-- trip whatever the batch size.
 
 -- name: begin_migration
 -- Serialise concurrent `conveyor migrate` runs for the rest of this transaction.
@@ -130,17 +131,22 @@ ORDER BY (ARRAY[queue, concurrency_key, rate_key, fairness_key])
 LIMIT 1;
 
 -- name: complete_jobs
--- Fenced: only a running job whose lease token matches is completed.
+-- Fenced: only a running job whose lease token matches is completed. The batch arrives
+-- as one array per column. The fence is the token alone (a job holds one if and only if
+-- it is running, conveyor_jobs_lease_iff_running): a test of state = 'running' here would
+-- also match conveyor_jobs_lease_idx, and a planner that believes few jobs run (stale
+-- statistics, as in any burst) then reads every running job and every dead index entry
+-- a drain left behind, instead of one primary-key lookup per ack.
 UPDATE conveyor_jobs j
 SET state = 'completed', finished_at = %(now)s, result = x.result,
     lease_token = NULL, lease_expires_at = NULL
-FROM jsonb_to_recordset(%(acks)s::jsonb) AS x(id bigint, token text, result jsonb)
-WHERE j.id = x.id AND j.lease_token::text = x.token AND j.state = 'running'
+FROM unnest(%(ids)s::bigint[], %(tokens)s::text[], %(results)s::jsonb[]) AS x(id, token, result)
+WHERE j.id = x.id AND j.lease_token::text = x.token
 RETURNING j.id;
 
 -- name: fail_jobs
--- Fenced. With a retry time and attempts left the job waits in 'retrying'; otherwise it
--- is 'failed' for good. The error is appended either way.
+-- Fenced as complete_jobs. With a retry time and attempts left the job waits in
+-- 'retrying'; otherwise it is 'failed' for good. The error is appended either way.
 UPDATE conveyor_jobs j
 SET state = CASE WHEN x.retry_at IS NOT NULL AND j.attempt < j.max_attempts
                  THEN 'retrying' ELSE 'failed' END,
@@ -150,26 +156,28 @@ SET state = CASE WHEN x.retry_at IS NOT NULL AND j.attempt < j.max_attempts
                        THEN NULL ELSE %(now)s END,
     errors = j.errors || jsonb_build_array(x.error),
     lease_token = NULL, lease_expires_at = NULL
-FROM jsonb_to_recordset(%(acks)s::jsonb) AS x(
-    id bigint, token text, error jsonb, retry_at timestamptz)
-WHERE j.id = x.id AND j.lease_token::text = x.token AND j.state = 'running'
+FROM unnest(%(ids)s::bigint[], %(tokens)s::text[], %(errors)s::jsonb[],
+            %(retry_ats)s::timestamptz[]) AS x(id, token, error, retry_at)
+WHERE j.id = x.id AND j.lease_token::text = x.token
 RETURNING j.id;
 
 -- name: extend_leases
--- Fenced heartbeat for many jobs at once; returns the ids whose lease is still held.
+-- Fenced heartbeat for many jobs at once (as complete_jobs); returns the ids whose lease
+-- is still held.
 UPDATE conveyor_jobs j
 SET lease_expires_at = %(expires_at)s
-FROM jsonb_to_recordset(%(leases)s::jsonb) AS x(id bigint, token text)
-WHERE j.id = x.id AND j.lease_token::text = x.token AND j.state = 'running'
+FROM unnest(%(ids)s::bigint[], %(tokens)s::text[]) AS x(id, token)
+WHERE j.id = x.id AND j.lease_token::text = x.token
 RETURNING j.id;
 
 -- name: release_jobs
--- Graceful shutdown: hand held jobs back at once, without counting the attempt.
+-- Graceful shutdown: hand held jobs back at once, without counting the attempt. Fenced as
+-- complete_jobs.
 UPDATE conveyor_jobs j
 SET state = 'available', attempt = greatest(j.attempt - 1, 0), run_at = %(now)s,
     started_at = NULL, lease_token = NULL, lease_expires_at = NULL
-FROM jsonb_to_recordset(%(leases)s::jsonb) AS x(id bigint, token text)
-WHERE j.id = x.id AND j.lease_token::text = x.token AND j.state = 'running'
+FROM unnest(%(ids)s::bigint[], %(tokens)s::text[]) AS x(id, token)
+WHERE j.id = x.id AND j.lease_token::text = x.token
 RETURNING j.id;
 
 -- name: rescue_expired

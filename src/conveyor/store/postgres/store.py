@@ -45,7 +45,6 @@ from conveyor.store.base import (
     StoreTx,
     WorkerInfo,
 )
-from conveyor.store.batch import leases_json
 from conveyor.store.insert import BatchInsertPlan
 from conveyor.store.postgres.batches import PostgresBatches
 from conveyor.store.postgres.flow import PostgresFlow
@@ -89,6 +88,17 @@ async def _price_out_sorts(conn: psycopg.AsyncConnection[Any]) -> None:
 
 def parse_row(row: Any) -> Job:
     return job_from_row(row, decode_time)
+
+
+def fenced(items: Sequence[Lease] | Sequence[Ack]) -> dict[str, Any]:
+    """The ids and lease tokens of a batch of fenced writes, one array each (the lifecycle
+    statements read them with unnest: no JSON to build here or to parse there)."""
+    return {"ids": [item.job_id for item in items], "tokens": [item.token for item in items]}
+
+
+def results_json(completions: Sequence[Completion]) -> list[str | None]:
+    """Each completion's result as JSON text; ``None`` (no result) stays SQL NULL."""
+    return [None if c.result is None else json.dumps(c.result) for c in completions]
 
 
 def _identity(moment: datetime) -> datetime:
@@ -344,26 +354,20 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         return sorted(map(parse_row, rows), key=lambda j: (j.priority, j.run_at, j.id))
 
     async def ack_jobs(self, *, acks: Sequence[Ack], now: datetime) -> AckOutcome:
-        completions = [
-            {"id": a.job_id, "token": a.token, "result": a.result}
-            for a in acks
-            if isinstance(a, Completion)
-        ]
-        failures = [
-            {
-                "id": a.job_id,
-                "token": a.token,
-                "error": a.error.to_json(),
-                "retry_at": None if a.retry_at is None else a.retry_at.isoformat(),
-            }
-            for a in acks
-            if isinstance(a, Failure)
-        ]
+        completions = [a for a in acks if isinstance(a, Completion)]
+        failures = [a for a in acks if isinstance(a, Failure)]
         done: set[int] = set()
-        for name, batch in (("complete_jobs", completions), ("fail_jobs", failures)):
-            if batch:
-                rows = await self._rows(name, {"acks": json.dumps(batch), "now": now})
-                done.update(int(r["id"]) for r in rows)
+        if completions:
+            params = {**fenced(completions), "results": results_json(completions), "now": now}
+            done.update(int(r["id"]) for r in await self._rows("complete_jobs", params))
+        if failures:
+            params = {
+                **fenced(failures),
+                "errors": [json.dumps(a.error.to_json()) for a in failures],
+                "retry_ats": [a.retry_at for a in failures],
+                "now": now,
+            }
+            done.update(int(r["id"]) for r in await self._rows("fail_jobs", params))
         return AckOutcome(
             acked=[a.job_id for a in acks if a.job_id in done],
             lost=[LeaseLost(a.job_id, a.token) for a in acks if a.job_id not in done],
@@ -374,14 +378,14 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
     ) -> list[LeaseLost]:
         if not leases:
             return []
-        params = {"leases": leases_json(leases), "expires_at": now + ttl}
+        params = {**fenced(leases), "expires_at": now + ttl}
         held = {int(r["id"]) for r in await self._rows("extend_leases", params)}
         return [LeaseLost(le.job_id, le.token) for le in leases if le.job_id not in held]
 
     async def release_jobs(self, *, leases: Sequence[Lease], now: datetime) -> list[int]:
         if not leases:
             return []
-        rows = await self._rows("release_jobs", {"leases": leases_json(leases), "now": now})
+        rows = await self._rows("release_jobs", {**fenced(leases), "now": now})
         return sorted(int(r["id"]) for r in rows)
 
     async def rescue_expired(self, *, now: datetime, limit: int) -> list[int]:

@@ -52,8 +52,9 @@ class PostgresTransaction:
         return await self._fenced("save_checkpoint", params)
 
     async def complete_job(self, lease: Lease, result: Any, now: Any) -> bool:
-        acks = json.dumps([{"id": lease.job_id, "token": lease.token, "result": result}])
-        return await self._fenced("complete_jobs", {"acks": acks, "now": now})
+        results = [None if result is None else json.dumps(result)]
+        params = {"ids": [lease.job_id], "tokens": [lease.token], "results": results, "now": now}
+        return await self._fenced("complete_jobs", params)
 
     async def record_items(self, marks: Sequence[ItemMark], now: Any) -> None:
         if marks:
