@@ -6,14 +6,14 @@ import asyncio
 import json
 import sys
 from collections import Counter
-from datetime import timedelta
+from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from conveyor.job import JobState
+from conveyor.job import JobState, Progress
 from conveyor.store.base import JobFilter, Store
 from conveyor.store.factory import open_store
 from conveyor.store.sql import load_queries
@@ -23,6 +23,7 @@ from tests.store.helpers import (
     TTL,
     claim,
     complete,
+    fail,
     insert,
     insert_many,
     is_sqlite_url,
@@ -143,6 +144,40 @@ async def test_claim_makes_job_running_with_a_fresh_lease(store: Store) -> None:
     assert claimed.lease is not None
     assert claimed.lease.token == claimed.lease_token
     assert await store.get_job(job_id=job.id) == claimed
+
+
+async def test_a_claimed_job_equals_the_job_read_back_whatever_it_carries(store: Store) -> None:
+    """The claim does not read back what it set itself (state, start, lease expiry,
+    worker): the jobs it returns must still be exactly what the store holds, for a job
+    with every optional column filled, for a flow job (the flow claim) and for a claim
+    whose clock is in another zone than UTC."""
+    full, flow = await insert(
+        store,
+        new_job(
+            payload={"to": "b@example.com", "n": [1, 2.5, None], "s": "\u00e9"},
+            priority=-3,
+            max_attempts=5,
+            idempotency_key="k-1",
+            timeout_seconds=12.5,
+        ),
+        new_job(concurrency_key="tenant-1", concurrency_limit=2, fairness_key="tenant-1"),
+    )
+    [first] = await claim(store, limit=1)
+    assert first.id == full.id
+    await store.save_progress(lease=first.lease, progress=Progress(3, 7))  # type: ignore[arg-type]
+    await store.save_checkpoint(lease=first.lease, checkpoint={"cursor": 41})  # type: ignore[arg-type]
+    await store.ack_jobs(acks=[fail(first, retry_at=NOW)], now=NOW)
+    elsewhere = (NOW + timedelta(seconds=1)).astimezone(timezone(timedelta(hours=-5)))
+
+    claimed = await claim(store, limit=10, now=elsewhere)
+
+    assert {job.id for job in claimed} == {full.id, flow.id}
+    for job in claimed:
+        assert job == await store.get_job(job_id=job.id)
+        assert job.started_at == elsewhere and job.started_at.utcoffset() == timedelta(0)
+    again = next(job for job in claimed if job.id == full.id)
+    assert (again.attempt, again.progress, again.checkpoint) == (2, Progress(3, 7), {"cursor": 41})
+    assert len(again.errors) == 1
 
 
 async def test_claim_gives_each_claim_a_different_lease_token(store: Store) -> None:

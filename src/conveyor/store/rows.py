@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,26 +36,48 @@ def _errors(value: Any) -> tuple[JobError, ...]:
     return tuple(JobError.from_json(e) for e in decode_json(value) or ())
 
 
-def job_from_row(row: Mapping[str, Any], decode_time: TimeDecoder) -> Job:
+@dataclass(frozen=True, slots=True)
+class ClaimStamp:
+    """What a claim wrote into every job it took, known before the rows come back: their
+    state is ``running``, and these are the start, lease expiry and worker the claim set."""
+
+    started_at: datetime
+    lease_expires_at: datetime
+    worker_id: str
+
+
+def job_from_row(
+    row: Mapping[str, Any], decode_time: TimeDecoder, claim: ClaimStamp | None = None
+) -> Job:
+    """The job a row holds. For rows a claim returned, ``claim`` supplies the columns the
+    claim itself set, which the claim statements therefore do not read back."""
+
     def when(name: str) -> datetime | None:
         value = row[name]
         return None if value is None else decode_time(value)
 
+    if claim is None:
+        state = _STATES[row["state"]]
+        started_at, finished_at = when("started_at"), when("finished_at")
+        lease_expires_at, worker_id = when("lease_expires_at"), row["worker_id"]
+    else:
+        state, started_at, finished_at = JobState.RUNNING, claim.started_at, None
+        lease_expires_at, worker_id = claim.lease_expires_at, claim.worker_id
     done = row["progress_done"]
     token = row["lease_token"]
     return Job(
         id=int(row["id"]),
         task=str(row["task"]),
         queue=str(row["queue"]),
-        state=_STATES[row["state"]],
+        state=state,
         payload=decode_json(row["payload"]),
         priority=int(row["priority"]),
         attempt=int(row["attempt"]),
         max_attempts=int(row["max_attempts"]),
         run_at=decode_time(row["run_at"]),
         created_at=decode_time(row["created_at"]),
-        started_at=when("started_at"),
-        finished_at=when("finished_at"),
+        started_at=started_at,
+        finished_at=finished_at,
         progress=None if done is None else Progress(int(done), row["progress_total"]),
         result=None if row["result"] is None else decode_json(row["result"]),
         errors=_errors(row["errors"]),
@@ -63,8 +86,8 @@ def job_from_row(row: Mapping[str, Any], decode_time: TimeDecoder) -> Job:
         rerun_of=row["rerun_of"],
         timeout_seconds=row["timeout_seconds"],
         lease_token=None if token is None else str(token),
-        lease_expires_at=when("lease_expires_at"),
-        worker_id=row["worker_id"],
+        lease_expires_at=lease_expires_at,
+        worker_id=worker_id,
         # .get: rows of a database not yet migrated to 0004 lack the column.
         batch_id=row.get("batch_id"),
         concurrency_key=row.get("concurrency_key"),

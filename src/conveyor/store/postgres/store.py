@@ -51,7 +51,7 @@ from conveyor.store.postgres.flow import PostgresFlow
 from conveyor.store.postgres.items import PostgresItemLedger
 from conveyor.store.postgres.schedules import PostgresSchedules
 from conveyor.store.postgres.transaction import PostgresTransaction
-from conveyor.store.rows import job_from_row, queues_from_rows, worker_from_row
+from conveyor.store.rows import ClaimStamp, job_from_row, queues_from_rows, worker_from_row
 from conveyor.store.sql import load_migrations, load_queries
 
 _PACKAGE = "conveyor.store.postgres"
@@ -84,10 +84,20 @@ async def _price_out_sorts(conn: psycopg.AsyncConnection[Any]) -> None:
     # A priced-out sort puts every claim plan's cost past jit_above_cost: with JIT on,
     # each claim compiled its plan to machine code first (~300 ms on a 2-core machine).
     await conn.execute("SET jit = off")
+    # psycopg hands timestamps back in the session's zone: for 'UTC' that is
+    # datetime.timezone.utc, which the store keeps as it is; for a named zone (even
+    # 'Etc/UTC') a ZoneInfo that every value must be converted from, twice the decoding.
+    await conn.execute("SET TIME ZONE 'UTC'")
 
 
 def parse_row(row: Any) -> Job:
     return job_from_row(row, decode_time)
+
+
+def claimed_jobs(rows: Sequence[Row], stamp: ClaimStamp) -> list[Job]:
+    """The jobs a claim returned, in claim order."""
+    jobs = [job_from_row(row, decode_time, stamp) for row in rows]
+    return sorted(jobs, key=lambda j: (j.priority, j.run_at, j.id))
 
 
 def fenced(items: Sequence[Lease] | Sequence[Ack]) -> dict[str, Any]:
@@ -351,7 +361,8 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
                     raise _translate(exc, self.url) from exc
                 # The plain jobs are claimed (committed): hand them out, not lose them.
                 logging.getLogger("conveyor.store").warning("flow claim failed: %s", exc)
-        return sorted(map(parse_row, rows), key=lambda j: (j.priority, j.run_at, j.id))
+        stamp = ClaimStamp(now.astimezone(UTC), params["expires_at"].astimezone(UTC), worker_id)
+        return claimed_jobs(rows, stamp)
 
     async def ack_jobs(self, *, acks: Sequence[Ack], now: datetime) -> AckOutcome:
         completions = [a for a in acks if isinstance(a, Completion)]
