@@ -34,7 +34,6 @@ class JobContext:
     job: Job
     lease: Lease
     store: Store
-    logger: logging.LoggerAdapter[logging.Logger]
     clock: Clock = field(default_factory=SystemClock, repr=False)
     _cancelled: bool = field(default=False, repr=False)
     finished_in_transaction: bool = field(default=False, repr=False)
@@ -43,6 +42,15 @@ class JobContext:
     app: Conveyor | None = field(default=None, repr=False)
     """The app whose task this is (for batches); set by the worker."""
     _batches_made: int = field(default=0, repr=False)
+    _logger: logging.LoggerAdapter[logging.Logger] | None = field(default=None, repr=False)
+
+    @property
+    def logger(self) -> logging.LoggerAdapter[logging.Logger]:
+        """A logger whose records carry the job's id, task and attempt. Built on first use:
+        most handlers never log, and building one for every job was a worker's hot path."""
+        if self._logger is None:
+            self._logger = job_logger(self.job)
+        return self._logger
 
     @property
     def items(self) -> ItemLedger:

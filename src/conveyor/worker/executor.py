@@ -12,7 +12,7 @@ from typing import Any
 import pydantic
 
 from conveyor.clock import Clock
-from conveyor.context import JobContext, job_logger
+from conveyor.context import JobContext
 from conveyor.errors import Discard, LeaseLost, Retry
 from conveyor.hooks import Hooks
 from conveyor.job import Job, JobError, Lease
@@ -63,9 +63,7 @@ async def execute(
             LookupError(f"no task {job.task!r} in this worker"), job.attempt, clock.now()
         )
         return Failure(job.id, lease.token, error, retry_at=clock.now() + timedelta(seconds=30))
-    ctx = JobContext(
-        job=job, lease=lease, store=store, logger=job_logger(job), clock=clock, app=task.app
-    )
+    ctx = JobContext(job=job, lease=lease, store=store, clock=clock, app=task.app)
     if on_context is not None:
         on_context(ctx)  # the worker keeps it to cancel the job from outside
     hooks = hooks or _NO_HOOKS

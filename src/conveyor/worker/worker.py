@@ -207,20 +207,22 @@ class Worker:
                 except ConveyorError as exc:
                     log.error("claim failed, retrying after the poll interval: %s", exc)
                 for job in claimed:
-                    if job.lease is None:
+                    lease = job.lease
+                    if lease is None:
                         continue
                     stale = self._held.get(job.id)
                     if stale is not None:
                         # Claimed again while an earlier run of ours still holds it: that
                         # lease expired (heartbeats failed) and the job was rescued.
                         self._lose(job.id, stale.token)
-                    self._held[job.id] = job.lease
+                    self._held[job.id] = lease
                     self._channel.put_nowait(job)
                 self._scale(store)
                 if claimed and len(claimed) == free:
                     continue  # a full batch: more is likely waiting, but wait for free slots
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), options.poll_interval.total_seconds())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(options.poll_interval.total_seconds()):
+                    await self._wake.wait()
 
     def _scale(self, store: Store) -> None:
         backlog = self._channel.qsize() + self._busy
@@ -242,12 +244,14 @@ class Worker:
     async def _executor(self, store: Store) -> None:
         idle = self.options.idle_timeout.total_seconds()
         while True:
-            # Take a waiting job at once; only an empty channel needs the timed wait (a
-            # wait_for costs a task of its own, and a busy executor would pay it per job).
+            # Take a waiting job at once; only an empty channel needs the timed wait.
             job = None if self._channel.empty() else self._channel.get_nowait()
             try:
                 if job is None:
-                    job = await asyncio.wait_for(self._channel.get(), idle)
+                    # asyncio.timeout, not wait_for: wait_for wraps the get in a task of its
+                    # own, and with a batch spread over many executors that is one per job.
+                    async with asyncio.timeout(idle):
+                        job = await self._channel.get()
             except TimeoutError:
                 if len(self._executors) > 1:
                     # Retire: the backlog no longer needs us. Leave the set now, not in the

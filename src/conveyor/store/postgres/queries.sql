@@ -142,7 +142,8 @@ LIMIT 1;
 
 -- name: complete_jobs
 -- Fenced: only a running job whose lease token matches is completed. The batch arrives
--- as one array per column. The fence is the token alone (a job holds one if and only if
+-- as one array per column, in binary (%%(name)b: psycopg quotes text arrays with a regular
+-- expression per element). The fence is the token alone (a job holds one if and only if
 -- it is running, conveyor_jobs_lease_iff_running): a test of state = 'running' here would
 -- also match conveyor_jobs_lease_idx, and a planner that believes few jobs run (stale
 -- statistics, as in any burst) then reads every running job and every dead index entry
@@ -150,7 +151,7 @@ LIMIT 1;
 UPDATE conveyor_jobs j
 SET state = 'completed', finished_at = %(now)s, result = x.result,
     lease_token = NULL, lease_expires_at = NULL
-FROM unnest(%(ids)s::bigint[], %(tokens)s::text[], %(results)s::jsonb[]) AS x(id, token, result)
+FROM unnest(%(ids)b::bigint[], %(tokens)b::text[], %(results)b::jsonb[]) AS x(id, token, result)
 WHERE j.id = x.id AND j.lease_token::text = x.token
 RETURNING j.id;
 
@@ -166,8 +167,8 @@ SET state = CASE WHEN x.retry_at IS NOT NULL AND j.attempt < j.max_attempts
                        THEN NULL ELSE %(now)s END,
     errors = j.errors || jsonb_build_array(x.error),
     lease_token = NULL, lease_expires_at = NULL
-FROM unnest(%(ids)s::bigint[], %(tokens)s::text[], %(errors)s::jsonb[],
-            %(retry_ats)s::timestamptz[]) AS x(id, token, error, retry_at)
+FROM unnest(%(ids)b::bigint[], %(tokens)b::text[], %(errors)b::jsonb[],
+            %(retry_ats)b::timestamptz[]) AS x(id, token, error, retry_at)
 WHERE j.id = x.id AND j.lease_token::text = x.token
 RETURNING j.id;
 
@@ -176,7 +177,7 @@ RETURNING j.id;
 -- is still held.
 UPDATE conveyor_jobs j
 SET lease_expires_at = %(expires_at)s
-FROM unnest(%(ids)s::bigint[], %(tokens)s::text[]) AS x(id, token)
+FROM unnest(%(ids)b::bigint[], %(tokens)b::text[]) AS x(id, token)
 WHERE j.id = x.id AND j.lease_token::text = x.token
 RETURNING j.id;
 
@@ -186,7 +187,7 @@ RETURNING j.id;
 UPDATE conveyor_jobs j
 SET state = 'available', attempt = greatest(j.attempt - 1, 0), run_at = %(now)s,
     started_at = NULL, lease_token = NULL, lease_expires_at = NULL
-FROM unnest(%(ids)s::bigint[], %(tokens)s::text[]) AS x(id, token)
+FROM unnest(%(ids)b::bigint[], %(tokens)b::text[]) AS x(id, token)
 WHERE j.id = x.id AND j.lease_token::text = x.token
 RETURNING j.id;
 
