@@ -235,7 +235,10 @@ RETURNING id;
 SELECT * FROM conveyor_jobs WHERE id = %(id)s;
 
 -- name: list_jobs
--- Keyset pagination, newest first: %(after)s is the last id of the previous page.
+-- Keyset pagination, newest first: %(after)s is the last id of the previous page. The
+-- store never prepares it: planned with the values at hand, a state list that names
+-- neither 'running' nor 'completed' reads conveyor_jobs_state_idx (partial, migration
+-- 0010), which a plan made for any value could not use.
 SELECT * FROM conveyor_jobs
 WHERE (%(after)s::bigint IS NULL OR id < %(after)s::bigint)
   AND (%(states)s::text[] IS NULL OR state = ANY(%(states)s::text[]))
@@ -741,6 +744,8 @@ SELECT name, (SELECT count(*) FROM notified) AS notified FROM resumed;
 -- Every queue that holds unfinished or failed jobs, or has a row of its own (it was
 -- paused once), with its counts and the run_at of its longest-waiting due job. The store
 -- sorts by name itself, so that both dialects list in the same (code point) order.
+-- Running jobs are read apart: conveyor_jobs_state_idx leaves them out (migration 0010)
+-- and conveyor_jobs_lease_idx holds them, so neither part reads the finished history.
 WITH counted AS (
     SELECT queue,
            count(*) FILTER (WHERE state = 'available') AS available,
@@ -750,8 +755,12 @@ WITH counted AS (
            count(*) FILTER (WHERE state = 'failed') AS failed,
            min(run_at) FILTER (WHERE state IN ('available', 'scheduled', 'retrying')
                                  AND run_at <= %(now)s) AS oldest_waiting_run_at
-    FROM conveyor_jobs
-    WHERE state IN ('available', 'scheduled', 'running', 'retrying', 'failed')
+    FROM (
+        SELECT queue, state, run_at FROM conveyor_jobs
+        WHERE state IN ('available', 'scheduled', 'retrying', 'failed')
+        UNION ALL
+        SELECT queue, state, run_at FROM conveyor_jobs WHERE state = 'running'
+    ) AS unfinished
     GROUP BY queue
 ), names AS (
     SELECT queue AS name FROM counted UNION SELECT name FROM conveyor_queues

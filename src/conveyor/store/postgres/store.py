@@ -224,7 +224,9 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
     def _job(row: Row) -> Job:
         return parse_row(row)
 
-    async def _fetch(self, sql: LiteralString, params: dict[str, Any]) -> list[Row]:
+    async def _fetch(
+        self, sql: LiteralString, params: dict[str, Any], *, prepare: bool | None = None
+    ) -> list[Row]:
         try:
             async with (
                 self._require_pool().connection() as conn,
@@ -235,7 +237,7 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
                 # "x" into the str "x", which decode_json cannot tell from JSON text. Set
                 # on this cursor only: handler SQL on pooled connections keeps the default.
                 cur.adapters.register_loader("jsonb", TextLoader)
-                await cur.execute(sql, params)
+                await cur.execute(sql, params, prepare=prepare)
                 return await cur.fetchall()
         except psycopg.Error as exc:
             raise _translate(exc, self.url) from exc
@@ -426,7 +428,7 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
 
     async def list_jobs(self, *, filter: JobFilter, after: int | None, limit: int) -> Page:
         params = {**_filter_params(filter), "after": after, "limit": limit + 1}
-        rows = await self._rows("list_jobs", params)
+        rows = await self._fetch(QUERIES["list_jobs"], params, prepare=False)
         jobs = [parse_row(r) for r in rows[:limit]]
         return Page(jobs, jobs[-1].id if len(rows) > limit and jobs else None)
 
