@@ -8,7 +8,7 @@ from datetime import timedelta
 import pydantic
 import pytest
 
-from conveyor import ConfigurationError, Conveyor
+from conveyor import ConfigurationError, Conveyor, PayloadInvalid
 from conveyor.clock import FrozenClock
 from conveyor.flow import FlowOptions, Rate
 
@@ -95,3 +95,20 @@ async def test_without_a_unique_key_the_whole_payload_is_the_key(app: Conveyor) 
     c = await report.enqueue(Refresh(tenant=1, note="different"))
 
     assert a.id == b.id != c.id
+
+
+@pytest.mark.parametrize("tenants", [[1, 1], [1, 2]], ids=["shared-key", "keys-differ"])
+async def test_a_flow_key_with_a_nul_character_enqueues_nothing(
+    app: Conveyor, tenants: list[int]
+) -> None:
+    """PostgreSQL cannot store NUL: refused alike on both stores, whether every job of the
+    batch carries that key or only some."""
+
+    @app.task(name="mail", concurrency_limit=1, concurrency_key=lambda p: f"t\x00{p.tenant}")
+    async def mail(payload: Refresh) -> None: ...
+
+    with pytest.raises(PayloadInvalid) as info:
+        await mail.enqueue_many([Refresh(tenant=t) for t in tenants])
+
+    assert [e["msg"] for e in info.value.errors] == ["strings must not contain NUL characters"]
+    assert (await app.list_jobs()).jobs == []

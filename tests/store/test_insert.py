@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 from conveyor.job import JobState
 from conveyor.store.base import JobFilter, Store
 from conveyor.store.factory import open_store
-from tests.store.helpers import NOW, new_job
+from tests.store.helpers import NOW, insert, new_job
 
 
 async def test_insert_returns_jobs_in_input_order_with_ids(store: Store) -> None:
@@ -211,3 +212,68 @@ async def test_times_far_in_the_past_and_future_round_trip(store: Store) -> None
     for moment in (datetime(1, 1, 1, 0, 0, 7, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)):
         [inserted] = await store.insert_jobs(jobs=[new_job(run_at=moment)], now=NOW)
         assert (await store.get_job(job_id=inserted.job.id)).run_at == moment
+
+
+# Each column is sent once when every job of a batch shares its value, per job otherwise:
+# these two cover both ways for every column, with NULLs among the values too.
+EVERY_COLUMN: dict[str, Any] = {
+    "task": "resize",
+    "queue": "images",
+    "payload": {"n": 1},
+    "run_at": NOW + timedelta(seconds=1, microseconds=7),
+    "priority": -5,
+    "max_attempts": 7,
+    "idempotency_key": "k",
+    "timeout_seconds": 12.5,
+    "concurrency_key": "resize:a",
+    "concurrency_limit": 2,
+    "rate_key": "resize",
+    "rate_per_second": 0.5,
+    "rate_burst": 3.0,
+    "fairness_key": "tenant-1",
+}
+
+
+async def test_insert_batch_whose_jobs_share_every_value_round_trips(store: Store) -> None:
+    [rerun_of] = await insert(store)
+    shared = {**EVERY_COLUMN, "rerun_of": rerun_of.id}
+    jobs = [new_job(**{**shared, "idempotency_key": None, "payload": {"n": n}}) for n in range(3)]
+
+    inserted = await store.insert_jobs(jobs=jobs, now=NOW)
+
+    assert [i.job.payload for i in inserted] == [{"n": 0}, {"n": 1}, {"n": 2}]
+    for outcome in inserted:
+        assert outcome.job == await store.get_job(job_id=outcome.job.id)
+        assert (outcome.job.task, outcome.job.queue) == ("resize", "images")
+        assert outcome.job.state is JobState.SCHEDULED
+        assert outcome.job.rerun_of == rerun_of.id
+        assert outcome.job.timeout_seconds == 12.5
+        assert (outcome.job.concurrency_key, outcome.job.concurrency_limit) == ("resize:a", 2)
+        assert (outcome.job.rate_key, outcome.job.fairness_key) == ("resize", "tenant-1")
+
+
+async def test_insert_batch_whose_jobs_differ_in_every_column_round_trips(store: Store) -> None:
+    [rerun_of] = await insert(store)
+    first = new_job(**EVERY_COLUMN, rerun_of=rerun_of.id)
+    second = new_job(task="other", payload={"n": 2}, run_at=NOW - timedelta(seconds=1))
+    third = new_job(
+        **{**EVERY_COLUMN, "idempotency_key": "k2", "queue": "q", "priority": 3, "max_attempts": 1}
+    )
+
+    inserted = await store.insert_jobs(jobs=[first, second, third], now=NOW)
+
+    stored = [await store.get_job(job_id=i.job.id) for i in inserted]
+    assert [i.job for i in inserted] == stored
+    assert [j.task for j in stored] == ["resize", "other", "resize"]
+    assert [j.queue for j in stored] == ["images", "default", "q"]
+    assert [j.state for j in stored] == [JobState.SCHEDULED, JobState.AVAILABLE, JobState.SCHEDULED]
+    assert [j.run_at for j in stored] == [first.run_at, second.run_at, third.run_at]
+    assert [j.priority for j in stored] == [-5, 0, 3]
+    assert [j.max_attempts for j in stored] == [7, 3, 1]
+    assert [j.idempotency_key for j in stored] == ["k", None, "k2"]
+    assert [j.timeout_seconds for j in stored] == [12.5, None, 12.5]
+    assert [j.rerun_of for j in stored] == [rerun_of.id, None, None]
+    assert [j.concurrency_key for j in stored] == ["resize:a", None, "resize:a"]
+    assert [j.concurrency_limit for j in stored] == [2, None, 2]
+    assert [j.rate_key for j in stored] == ["resize", None, "resize"]
+    assert [j.fairness_key for j in stored] == ["tenant-1", None, "tenant-1"]

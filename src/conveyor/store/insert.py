@@ -42,11 +42,7 @@ class BatchInsertPlan:
 
     def insert(self) -> SqlStatement:
         return SqlStatement(
-            self._insert_sql,
-            {
-                "jobs": jobs_json(self._jobs, self._now, self._encode_time),
-                "now": self._encode_time(self._now),
-            },
+            self._insert_sql, insert_params(self._jobs, self._now, self._encode_time)
         )
 
     def existing(self, inserted_rows: Sequence[Mapping[str, Any]]) -> SqlStatement | None:
@@ -103,7 +99,7 @@ def created_job(job: NewJob, job_id: int, now: datetime) -> Job:
         id=job_id,
         task=job.task,
         queue=job.queue,
-        state=JobState.SCHEDULED if job.run_at > now else JobState.AVAILABLE,
+        state=_state(job.run_at, now),
         payload=dict(job.payload),
         priority=job.priority,
         attempt=0,
@@ -120,34 +116,74 @@ def created_job(job: NewJob, job_id: int, now: datetime) -> Job:
     )
 
 
-def jobs_json(jobs: Sequence[NewJob], now: datetime, encode_time: TimeEncoder) -> str:
-    """The jobs as the one JSON array the insert statements read, in input order."""
-    records = [
-        {
-            "ord": index,
-            "task": job.task,
-            "queue": job.queue,
-            "state": (JobState.SCHEDULED if job.run_at > now else JobState.AVAILABLE).value,
-            "payload": dict(job.payload),
-            "priority": job.priority,
-            "max_attempts": job.max_attempts,
-            "run_at": encode_time(job.run_at),
-            "idempotency_key": job.idempotency_key,
-            "timeout_seconds": job.timeout_seconds,
-            "rerun_of": job.rerun_of,
-            "concurrency_key": job.concurrency_key,
-            "concurrency_limit": job.concurrency_limit,
-            "rate_key": job.rate_key,
-            "rate_per_second": job.rate_per_second,
-            "rate_burst": job.rate_burst,
-            "fairness_key": job.fairness_key,
-        }
-        for index, job in enumerate(jobs)
-    ]
-    text = json.dumps(records, separators=(",", ":"))
-    if "\\u0000" in text:  # rare: look for the culprit only then, not per job
+def insert_params(
+    jobs: Sequence[NewJob], now: datetime, encode_time: TimeEncoder
+) -> dict[str, Any]:
+    """The batch as the insert statements read it, in input order.
+
+    A column whose value every job shares (the task, queue, run_at... of one
+    ``enqueue_many``) is the one parameter ``shared_<column>``; ``rows`` is a JSON array
+    with one object per job holding its payload and only the columns that differ; the
+    statements fill a missing column from its shared parameter. Reading a full 17-key
+    record per job cost PostgreSQL about twice the CPU of this form (~35 against ~18
+    µs/job), and typed array parameters (``unnest``) cost the client ~15 µs/job more:
+    psycopg adapts list elements one by one in Python.
+    """
+    payloads = [dict(job.payload) for job in jobs]
+    params: dict[str, Any] = {"now": encode_time(now)}
+    varying: list[str] = []
+    columns: list[list[Any]] = []
+    for name, values in _columns(jobs, now, encode_time):
+        if values.count(values[0]) == len(values):
+            params[f"shared_{name}"] = values[0]
+        else:
+            params[f"shared_{name}"] = None
+            varying.append(name)
+            columns.append(values)
+    if varying:
+        names = ("payload", *varying)
+        rows = [dict(zip(names, row, strict=True)) for row in zip(payloads, *columns, strict=True)]
+    else:
+        rows = [{"payload": payload} for payload in payloads]
+    text = json.dumps(rows, separators=(",", ":"))
+    # Rare: look for the culprit only then, not per job.
+    if "\\u0000" in text or any(isinstance(v, str) and "\x00" in v for v in params.values()):
         refuse_nul(jobs)
-    return text
+    params["rows"] = text
+    return params
+
+
+def _columns(
+    jobs: Sequence[NewJob], now: datetime, encode_time: TimeEncoder
+) -> list[tuple[str, list[Any]]]:
+    run_ats = [job.run_at for job in jobs]
+    if run_ats.count(run_ats[0]) == len(run_ats):  # one enqueue_many: encode it once
+        times = [encode_time(run_ats[0])] * len(jobs)
+        states = [_state(run_ats[0], now).value] * len(jobs)
+    else:
+        times = [encode_time(moment) for moment in run_ats]
+        states = [_state(moment, now).value for moment in run_ats]
+    return [
+        ("task", [job.task for job in jobs]),
+        ("queue", [job.queue for job in jobs]),
+        ("state", states),
+        ("priority", [job.priority for job in jobs]),
+        ("max_attempts", [job.max_attempts for job in jobs]),
+        ("run_at", times),
+        ("idempotency_key", [job.idempotency_key for job in jobs]),
+        ("timeout_seconds", [job.timeout_seconds for job in jobs]),
+        ("rerun_of", [job.rerun_of for job in jobs]),
+        ("concurrency_key", [job.concurrency_key for job in jobs]),
+        ("concurrency_limit", [job.concurrency_limit for job in jobs]),
+        ("rate_key", [job.rate_key for job in jobs]),
+        ("rate_per_second", [job.rate_per_second for job in jobs]),
+        ("rate_burst", [job.rate_burst for job in jobs]),
+        ("fairness_key", [job.fairness_key for job in jobs]),
+    ]
+
+
+def _state(run_at: datetime, now: datetime) -> JobState:
+    return JobState.SCHEDULED if run_at > now else JobState.AVAILABLE
 
 
 def refuse_nul(jobs: Sequence[NewJob]) -> None:

@@ -10,7 +10,7 @@ from datetime import datetime
 from conveyor.store.base import NewJob
 from conveyor.store.batch_methods import BatchMethods
 from conveyor.store.batches import Batch, NewBatch, batch_from_row
-from conveyor.store.insert import jobs_json
+from conveyor.store.insert import insert_params
 from conveyor.store.postgres.runner import PostgresRunner
 
 
@@ -20,8 +20,8 @@ class PostgresBatches(PostgresRunner, BatchMethods):
     async def insert_batch(
         self, *, batch: NewBatch, jobs: Sequence[NewJob], now: datetime
     ) -> tuple[Batch, bool]:
-        children = jobs_json(jobs, now, lambda moment: moment.isoformat())
-        params = {**batch.params(len(jobs)), "jobs": children, "now": now}
+        children = insert_params(jobs, now, lambda moment: moment.isoformat())
+        params = {**batch.params(len(jobs)), **children}
         row = (await self._rows("insert_batch", params))[0]
         if row["batch_id"] is not None:
             return await self.get_batch(batch_id=int(row["batch_id"])), True

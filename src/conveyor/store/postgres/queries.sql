@@ -28,25 +28,44 @@ SELECT to_regclass('conveyor_migrations') IS NOT NULL AS present;
 SELECT coalesce(max(version), 0) AS version FROM conveyor_migrations;
 
 -- name: insert_jobs
--- Insert a batch in input order (identity values follow it). A job whose idempotency key
--- is already held is skipped here and fetched by select_existing_jobs. One NOTIFY per
--- queue that received runnable jobs wakes idle workers; PostgreSQL delivers it at commit
--- (so a transactional enqueue that rolls back wakes nobody) and folds duplicates.
+-- Insert a batch in input order (identity values follow it). %(rows)s holds each job's
+-- payload and only the columns that differ between jobs; a column every job shares comes
+-- once, as %(shared_<column>)s (store/insert.py). A job whose idempotency key is already
+-- held is skipped here and fetched by select_existing_jobs. One NOTIFY per queue that
+-- received runnable jobs wakes idle workers; PostgreSQL delivers it at commit (so a
+-- transactional enqueue that rolls back wakes nobody) and folds duplicates.
 WITH inserted AS (
     INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
                                created_at, idempotency_key, timeout_seconds, rerun_of,
                                concurrency_key, concurrency_limit, rate_key, rate_per_second,
                                rate_burst, fairness_key)
-    SELECT x.task, x.queue, x.state, x.payload, x.priority, x.max_attempts, x.run_at,
-           %(now)s, x.idempotency_key, x.timeout_seconds, x.rerun_of,
-           x.concurrency_key, x.concurrency_limit, x.rate_key, x.rate_per_second,
-           x.rate_burst, x.fairness_key
-    FROM jsonb_to_recordset(%(jobs)s::jsonb) AS x(
-        ord integer, task text, queue text, state text, payload jsonb, priority integer,
+    SELECT coalesce(x.task, %(shared_task)s::text),
+           coalesce(x.queue, %(shared_queue)s::text),
+           coalesce(x.state, %(shared_state)s::text),
+           x.payload,
+           coalesce(x.priority, %(shared_priority)s::integer),
+           coalesce(x.max_attempts, %(shared_max_attempts)s::integer),
+           coalesce(x.run_at, %(shared_run_at)s::timestamptz),
+           %(now)s,
+           coalesce(x.idempotency_key, %(shared_idempotency_key)s::text),
+           coalesce(x.timeout_seconds, %(shared_timeout_seconds)s::double precision),
+           coalesce(x.rerun_of, %(shared_rerun_of)s::bigint),
+           coalesce(x.concurrency_key, %(shared_concurrency_key)s::text),
+           coalesce(x.concurrency_limit, %(shared_concurrency_limit)s::integer),
+           coalesce(x.rate_key, %(shared_rate_key)s::text),
+           coalesce(x.rate_per_second, %(shared_rate_per_second)s::double precision),
+           coalesce(x.rate_burst, %(shared_rate_burst)s::double precision),
+           coalesce(x.fairness_key, %(shared_fairness_key)s::text)
+    FROM ROWS FROM (jsonb_to_recordset(%(rows)s::jsonb) AS (
+        payload jsonb, task text, queue text, state text, priority integer,
         max_attempts integer, run_at timestamptz, idempotency_key text,
         timeout_seconds double precision, rerun_of bigint, concurrency_key text,
         concurrency_limit integer, rate_key text, rate_per_second double precision,
         rate_burst double precision, fairness_key text)
+    ) WITH ORDINALITY AS x(payload, task, queue, state, priority, max_attempts, run_at,
+                           idempotency_key, timeout_seconds, rerun_of, concurrency_key,
+                           concurrency_limit, rate_key, rate_per_second, rate_burst,
+                           fairness_key, ord)
     ORDER BY x.ord
     ON CONFLICT (task, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id, task, idempotency_key, queue, state
@@ -407,14 +426,30 @@ WITH batch AS (
                                created_at, timeout_seconds, batch_id, concurrency_key,
                                concurrency_limit, rate_key, rate_per_second, rate_burst,
                                fairness_key)
-    SELECT x.task, x.queue, x.state, x.payload, x.priority, x.max_attempts, x.run_at,
-           %(now)s, x.timeout_seconds, batch.id, x.concurrency_key, x.concurrency_limit,
-           x.rate_key, x.rate_per_second, x.rate_burst, x.fairness_key
-    FROM batch, jsonb_to_recordset(%(jobs)s::jsonb) AS x(
-        ord integer, task text, queue text, state text, payload jsonb, priority integer,
+    SELECT coalesce(x.task, %(shared_task)s::text),
+           coalesce(x.queue, %(shared_queue)s::text),
+           coalesce(x.state, %(shared_state)s::text),
+           x.payload,
+           coalesce(x.priority, %(shared_priority)s::integer),
+           coalesce(x.max_attempts, %(shared_max_attempts)s::integer),
+           coalesce(x.run_at, %(shared_run_at)s::timestamptz),
+           %(now)s,
+           coalesce(x.timeout_seconds, %(shared_timeout_seconds)s::double precision),
+           batch.id,
+           coalesce(x.concurrency_key, %(shared_concurrency_key)s::text),
+           coalesce(x.concurrency_limit, %(shared_concurrency_limit)s::integer),
+           coalesce(x.rate_key, %(shared_rate_key)s::text),
+           coalesce(x.rate_per_second, %(shared_rate_per_second)s::double precision),
+           coalesce(x.rate_burst, %(shared_rate_burst)s::double precision),
+           coalesce(x.fairness_key, %(shared_fairness_key)s::text)
+    FROM batch, ROWS FROM (jsonb_to_recordset(%(rows)s::jsonb) AS (
+        payload jsonb, task text, queue text, state text, priority integer,
         max_attempts integer, run_at timestamptz, timeout_seconds double precision,
         concurrency_key text, concurrency_limit integer, rate_key text,
         rate_per_second double precision, rate_burst double precision, fairness_key text)
+    ) WITH ORDINALITY AS x(payload, task, queue, state, priority, max_attempts, run_at,
+                           timeout_seconds, concurrency_key, concurrency_limit, rate_key,
+                           rate_per_second, rate_burst, fairness_key, ord)
     ORDER BY x.ord
     RETURNING queue, state
 ), notified AS (

@@ -11,7 +11,7 @@ from datetime import datetime
 from conveyor.store.base import NewJob
 from conveyor.store.batch_methods import BatchMethods
 from conveyor.store.batches import Batch, NewBatch, batch_from_row
-from conveyor.store.insert import jobs_json
+from conveyor.store.insert import insert_params
 from conveyor.store.runner import Row
 from conveyor.store.sqlite.runner import SqliteRunner
 
@@ -24,7 +24,7 @@ class SqliteBatches(SqliteRunner, BatchMethods):
     ) -> tuple[Batch, bool]:
         stamp = self._time(now)
         params = {**batch.params(len(jobs)), "now": stamp}
-        children = {"jobs": jobs_json(jobs, now, self._time), "now": stamp}
+        children = insert_params(jobs, now, self._time)
 
         # One transaction, one writer: the batch row and its children appear together.
         def run(conn: sqlite3.Connection) -> tuple[Row, bool]:

@@ -29,22 +29,33 @@ SELECT EXISTS (
 SELECT coalesce(max(version), 0) AS version FROM conveyor_migrations;
 
 -- name: insert_jobs
--- Insert a batch in input order (rowids follow it). "WHERE true" is required by SQLite's
--- parser between an INSERT ... SELECT and its ON CONFLICT clause. Only what pairs rows
--- with the request comes back: the caller builds the jobs from its own.
+-- Insert a batch in input order (rowids follow it). :rows holds each job's payload and
+-- only the columns that differ between jobs; a column every job shares comes once, as
+-- :shared_<column> (store/insert.py). "WHERE true" is required by SQLite's parser between
+-- an INSERT ... SELECT and its ON CONFLICT clause. Only what pairs rows with the request
+-- comes back: the caller builds the jobs from its own.
 INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
                            created_at, idempotency_key, timeout_seconds, rerun_of,
                            concurrency_key, concurrency_limit, rate_key, rate_per_second,
                            rate_burst, fairness_key)
-SELECT json_extract(value, '$.task'), json_extract(value, '$.queue'),
-       json_extract(value, '$.state'), json_extract(value, '$.payload'),
-       json_extract(value, '$.priority'), json_extract(value, '$.max_attempts'),
-       json_extract(value, '$.run_at'), :now, json_extract(value, '$.idempotency_key'),
-       json_extract(value, '$.timeout_seconds'), json_extract(value, '$.rerun_of'),
-       json_extract(value, '$.concurrency_key'), json_extract(value, '$.concurrency_limit'),
-       json_extract(value, '$.rate_key'), json_extract(value, '$.rate_per_second'),
-       json_extract(value, '$.rate_burst'), json_extract(value, '$.fairness_key')
-FROM json_each(:jobs)
+SELECT coalesce(json_extract(value, '$.task'), :shared_task),
+       coalesce(json_extract(value, '$.queue'), :shared_queue),
+       coalesce(json_extract(value, '$.state'), :shared_state),
+       json_extract(value, '$.payload'),
+       coalesce(json_extract(value, '$.priority'), :shared_priority),
+       coalesce(json_extract(value, '$.max_attempts'), :shared_max_attempts),
+       coalesce(json_extract(value, '$.run_at'), :shared_run_at),
+       :now,
+       coalesce(json_extract(value, '$.idempotency_key'), :shared_idempotency_key),
+       coalesce(json_extract(value, '$.timeout_seconds'), :shared_timeout_seconds),
+       coalesce(json_extract(value, '$.rerun_of'), :shared_rerun_of),
+       coalesce(json_extract(value, '$.concurrency_key'), :shared_concurrency_key),
+       coalesce(json_extract(value, '$.concurrency_limit'), :shared_concurrency_limit),
+       coalesce(json_extract(value, '$.rate_key'), :shared_rate_key),
+       coalesce(json_extract(value, '$.rate_per_second'), :shared_rate_per_second),
+       coalesce(json_extract(value, '$.rate_burst'), :shared_rate_burst),
+       coalesce(json_extract(value, '$.fairness_key'), :shared_fairness_key)
+FROM json_each(:rows)
 WHERE true
 ORDER BY key
 ON CONFLICT (task, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
@@ -340,19 +351,28 @@ ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING id AS batch_id;
 
 -- name: insert_batch_jobs
+-- The children of batch :batch_id, read as insert_jobs reads its batch.
 INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
                            created_at, timeout_seconds, batch_id, concurrency_key,
                            concurrency_limit, rate_key, rate_per_second, rate_burst,
                            fairness_key)
-SELECT json_extract(value, '$.task'), json_extract(value, '$.queue'),
-       json_extract(value, '$.state'), json_extract(value, '$.payload'),
-       json_extract(value, '$.priority'), json_extract(value, '$.max_attempts'),
-       json_extract(value, '$.run_at'), :now, json_extract(value, '$.timeout_seconds'),
-       :batch_id, json_extract(value, '$.concurrency_key'),
-       json_extract(value, '$.concurrency_limit'), json_extract(value, '$.rate_key'),
-       json_extract(value, '$.rate_per_second'), json_extract(value, '$.rate_burst'),
-       json_extract(value, '$.fairness_key')
-FROM json_each(:jobs)
+SELECT coalesce(json_extract(value, '$.task'), :shared_task),
+       coalesce(json_extract(value, '$.queue'), :shared_queue),
+       coalesce(json_extract(value, '$.state'), :shared_state),
+       json_extract(value, '$.payload'),
+       coalesce(json_extract(value, '$.priority'), :shared_priority),
+       coalesce(json_extract(value, '$.max_attempts'), :shared_max_attempts),
+       coalesce(json_extract(value, '$.run_at'), :shared_run_at),
+       :now,
+       coalesce(json_extract(value, '$.timeout_seconds'), :shared_timeout_seconds),
+       :batch_id,
+       coalesce(json_extract(value, '$.concurrency_key'), :shared_concurrency_key),
+       coalesce(json_extract(value, '$.concurrency_limit'), :shared_concurrency_limit),
+       coalesce(json_extract(value, '$.rate_key'), :shared_rate_key),
+       coalesce(json_extract(value, '$.rate_per_second'), :shared_rate_per_second),
+       coalesce(json_extract(value, '$.rate_burst'), :shared_rate_burst),
+       coalesce(json_extract(value, '$.fairness_key'), :shared_fairness_key)
+FROM json_each(:rows)
 ORDER BY key;
 
 -- name: get_batch
