@@ -12,6 +12,7 @@ from typing import Any, TypeVar, overload
 import pydantic
 
 from conveyor.batch import plan_batch
+from conveyor.bulk import build_many
 from conveyor.clock import Clock, SystemClock
 from conveyor.errors import (
     ConfigurationError,
@@ -461,25 +462,30 @@ class Conveyor:
             if text is not None and "\x00" in text:
                 raise InvalidArgument(field, "must not contain NUL characters")
         options = resolved.options
-        jobs = []
-        for payload, key in zip(payloads, keys, strict=True):
-            model = resolved.validate(payload)
-            jobs.append(
-                NewJob(
-                    task=resolved.name,
-                    queue=queue or options.queue,
-                    # NUL characters are refused when the batch is serialised (store/insert.py).
-                    payload=model.model_dump(mode="json"),
-                    run_at=when,
-                    priority=options.priority if priority is None else priority,
-                    max_attempts=options.max_attempts,
-                    # A uniqueness window is an idempotency key naming the window.
-                    idempotency_key=key or options.flow.unique_idempotency_key(model, now),
-                    timeout_seconds=options.timeout,
-                    **options.flow.job_fields(resolved.name, model),
-                )
+        flow = options.flow
+        models, dumped = resolved.dump_many(payloads)
+        # NUL characters are refused when the batch is serialised (store/insert.py).
+        shared: dict[str, Any] = {
+            "task": resolved.name,
+            "queue": queue or options.queue,
+            "run_at": when,
+            "priority": options.priority if priority is None else priority,
+            "max_attempts": options.max_attempts,
+            "timeout_seconds": options.timeout,
+        }
+        if not flow.shapes_jobs:
+            each = {"payload": dumped, "idempotency_key": keys}
+            return build_many(NewJob, len(dumped), each=each, shared=shared)
+        return [
+            NewJob(
+                payload=payload,
+                # A uniqueness window is an idempotency key naming the window.
+                idempotency_key=key or flow.unique_idempotency_key(model, now),
+                **shared,
+                **flow.job_fields(resolved.name, model),
             )
-        return jobs
+            for model, payload, key in zip(models, dumped, keys, strict=True)
+        ]
 
     def enqueue_sync(
         self,

@@ -110,6 +110,16 @@ class FlowOptions:
             return None
         return self.rate_burst or max(1.0, math.ceil(self.rate.per_second))
 
+    @property
+    def shapes_jobs(self) -> bool:
+        """Whether jobs carry anything from these options (keys, limits, uniqueness)."""
+        return not (
+            self.rate is None
+            and self.concurrency_limit is None
+            and self.fairness_key is None
+            and self.unique_for is None
+        )
+
     def job_fields(self, task: str, payload: Any) -> dict[str, Any]:
         """The flow columns of one job of ``task`` with this (validated) payload."""
         fields: dict[str, Any] = {}

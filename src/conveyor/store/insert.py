@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any, LiteralString
 
+from conveyor.bulk import build_many
 from conveyor.errors import PayloadInvalid
 from conveyor.job import Job, JobState
 from conveyor.store.base import Inserted, NewJob, SqlStatement
@@ -62,9 +64,11 @@ class BatchInsertPlan:
         inserted_rows: Sequence[Mapping[str, Any]],
         existing_rows: Sequence[Mapping[str, Any]],
     ) -> list[Inserted]:
-        # A created job is built from its request and the id the store gave it: decoding
-        # every column it just wrote back out of the rows cost more than the insert itself.
-        rows = sorted(inserted_rows, key=lambda row: int(row["id"]))
+        rows = sorted(inserted_rows, key=_by_id)
+        if not existing_rows and all(row["idempotency_key"] is None for row in rows):
+            # No keys (the common bulk enqueue): ids pair with the jobs in input order.
+            made = created_jobs(self._jobs, [int(row["id"]) for row in rows], self._now)
+            return build_many(Inserted, len(made), each={"job": made}, shared={"created": True})
         new_ids = {
             (str(row["task"]), row["idempotency_key"]): int(row["id"])
             for row in rows
@@ -76,44 +80,72 @@ class BatchInsertPlan:
             for j in map(self._parse_row, existing_rows)
             if j.idempotency_key
         }
-        outcome: list[Inserted] = []
-        created: dict[tuple[str, str], Job] = {}
+        creators: list[NewJob] = []
+        ids: list[int] = []
+        first: dict[tuple[str, str], int] = {}
+        picks: list[tuple[int | Job, bool]] = []  # a created job's index, or the holder
         for job in self._jobs:
             if job.idempotency_key is None:
-                outcome.append(Inserted(created_job(job, next(unkeyed), self._now), created=True))
+                picks.append((len(creators), True))
+                creators.append(job)
+                ids.append(next(unkeyed))
                 continue
             key = (job.task, job.idempotency_key)
-            if key in created:  # the same key twice in one batch: the first one created it
-                outcome.append(Inserted(created[key], created=False))
+            if key in first:  # the same key twice in one batch: the first one created it
+                picks.append((first[key], False))
             elif key in new_ids:
-                created[key] = created_job(job, new_ids[key], self._now)
-                outcome.append(Inserted(created[key], created=True))
+                first[key] = len(creators)
+                picks.append((len(creators), True))
+                creators.append(job)
+                ids.append(new_ids[key])
             else:
-                outcome.append(Inserted(old_by_key[key], created=False))
-        return outcome
+                picks.append((old_by_key[key], False))
+        made = created_jobs(creators, ids, self._now)
+        return [
+            Inserted(made[pick] if isinstance(pick, int) else pick, created=created)
+            for pick, created in picks
+        ]
 
 
-def created_job(job: NewJob, job_id: int, now: datetime) -> Job:
-    """The job a successful insert of ``job`` stored, as the store would read it back."""
-    return Job(
-        id=job_id,
-        task=job.task,
-        queue=job.queue,
-        state=_state(job.run_at, now),
-        payload=dict(job.payload),
-        priority=job.priority,
-        attempt=0,
-        max_attempts=job.max_attempts,
-        run_at=job.run_at.astimezone(UTC),
-        created_at=now.astimezone(UTC),
-        idempotency_key=job.idempotency_key,
-        rerun_of=job.rerun_of,
-        timeout_seconds=job.timeout_seconds,
-        concurrency_key=job.concurrency_key,
-        concurrency_limit=job.concurrency_limit,
-        rate_key=job.rate_key,
-        fairness_key=job.fairness_key,
-    )
+def _by_id(row: Mapping[str, Any]) -> int:
+    return int(row["id"])
+
+
+def created_jobs(jobs: Sequence[NewJob], ids: Sequence[int], now: datetime) -> list[Job]:
+    """The jobs that inserting ``jobs`` stored under ``ids``, as the store would read
+    them back: built from the request, since decoding every column just written back
+    out of the rows cost more than the insert itself."""
+    each: dict[str, Sequence[Any]] = {
+        "id": ids,
+        "payload": [dict(job.payload) for job in jobs],
+        **{name: list(map(attrgetter(name), jobs)) for name in _COPIED},
+    }
+    shared: dict[str, Any] = {"attempt": 0, "created_at": now.astimezone(UTC)}
+    run_ats = [job.run_at for job in jobs]
+    if run_ats and run_ats.count(run_ats[0]) == len(run_ats):  # one enqueue_many
+        shared |= {"run_at": run_ats[0].astimezone(UTC), "state": _state(run_ats[0], now)}
+    else:
+        each |= {
+            "run_at": [moment.astimezone(UTC) for moment in run_ats],
+            "state": [_state(moment, now) for moment in run_ats],
+        }
+    return build_many(Job, len(jobs), each=each, shared=shared)
+
+
+# The fields a created job takes from its NewJob as they are.
+_COPIED = (
+    "task",
+    "queue",
+    "priority",
+    "max_attempts",
+    "idempotency_key",
+    "rerun_of",
+    "timeout_seconds",
+    "concurrency_key",
+    "concurrency_limit",
+    "rate_key",
+    "fairness_key",
+)
 
 
 def insert_params(

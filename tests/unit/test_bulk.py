@@ -1,0 +1,73 @@
+"""build_many: frozen slots dataclasses built column by column, as their __init__ would."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from conveyor.bulk import build_many
+from conveyor.job import Job, JobState
+from conveyor.store.base import Inserted, NewJob
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+JOB = {"task": "t", "queue": "q", "state": JobState.AVAILABLE, "priority": 0, "attempt": 0}
+JOB |= {"max_attempts": 3, "run_at": NOW, "created_at": NOW}
+
+
+def test_jobs_built_in_bulk_equal_jobs_built_one_by_one() -> None:
+    ids, payloads = [1, 2, 3], [{"n": 1}, {"n": 2}, {"n": 3}]
+
+    built = build_many(Job, 3, each={"id": ids, "payload": payloads}, shared=JOB)
+
+    assert built == [Job(id=i, payload=p, **JOB) for i, p in zip(ids, payloads, strict=True)]
+    assert [type(job) for job in built] == [Job] * 3
+    # Defaults are set; a default_factory gives each instance its own value.
+    assert built[0].errors == () and built[0].lease is None
+    assert built[0].meta == {} and built[0].meta is not built[1].meta
+
+
+def test_instances_built_in_bulk_stay_frozen() -> None:
+    [job] = build_many(Job, 1, each={"id": [1]}, shared={**JOB, "payload": {}})
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        job.id = 2  # type: ignore[misc]
+    [inserted] = build_many(Inserted, 1, each={"job": [job]}, shared={"created": True})
+    assert inserted == Inserted(job=job, created=True)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        inserted.created = False  # type: ignore[misc]
+
+
+def test_every_field_is_set_from_each_shared_or_its_default() -> None:
+    shared: dict[str, Any] = {"task": "t", "queue": "q", "run_at": NOW}
+
+    [built] = build_many(NewJob, 1, each={"payload": [{"n": 1}]}, shared=shared)
+
+    assert built == NewJob(payload={"n": 1}, **shared)
+    with pytest.raises(TypeError, match="no value for 'queue'"):
+        build_many(NewJob, 1, each={"payload": [{}]}, shared={"task": "t", "run_at": NOW})
+
+
+def test_bad_columns_are_refused() -> None:
+    with pytest.raises(TypeError, match="no fields"):
+        build_many(Inserted, 1, each={}, shared={"job": None, "created": True, "extra": 1})
+    with pytest.raises(ValueError, match="2 values for 3"):
+        build_many(Inserted, 3, each={"job": [None, None]}, shared={"created": True})
+
+
+def test_classes_it_cannot_build_are_refused() -> None:
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Checked:
+        n: int
+
+        def __post_init__(self) -> None: ...
+
+    @dataclasses.dataclass(frozen=True)
+    class NoSlots:
+        n: int
+
+    for cls in (Checked, NoSlots):
+        with pytest.raises(TypeError):
+            build_many(cls, 1, each={"n": [1]}, shared={})
