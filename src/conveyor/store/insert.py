@@ -48,12 +48,10 @@ class BatchInsertPlan:
         )
 
     def existing(self, inserted_rows: Sequence[Mapping[str, Any]]) -> SqlStatement | None:
-        taken = {(str(row["task"]), row["idempotency_key"]) for row in inserted_rows}
-        missing = {
-            (job.task, job.idempotency_key)
-            for job in self._jobs
-            if job.idempotency_key is not None and (job.task, job.idempotency_key) not in taken
-        }
+        wanted = {(j.task, j.idempotency_key) for j in self._jobs if j.idempotency_key}
+        if not wanted:
+            return None
+        missing = wanted - {(task, key) for _, task, key in inserted(inserted_rows)}
         if not missing:
             return None
         keys = [{"task": task, "key": key} for task, key in sorted(missing)]
@@ -64,17 +62,13 @@ class BatchInsertPlan:
         inserted_rows: Sequence[Mapping[str, Any]],
         existing_rows: Sequence[Mapping[str, Any]],
     ) -> list[Inserted]:
-        rows = sorted(inserted_rows, key=_by_id)
-        if not existing_rows and all(row["idempotency_key"] is None for row in rows):
+        rows = inserted(inserted_rows)
+        if not existing_rows and all(key is None for _, _, key in rows):
             # No keys (the common bulk enqueue): ids pair with the jobs in input order.
-            made = created_jobs(self._jobs, [int(row["id"]) for row in rows], self._now)
+            made = created_jobs(self._jobs, [job_id for job_id, _, _ in rows], self._now)
             return build_many(Inserted, len(made), each={"job": made}, shared={"created": True})
-        new_ids = {
-            (str(row["task"]), row["idempotency_key"]): int(row["id"])
-            for row in rows
-            if row["idempotency_key"] is not None
-        }
-        unkeyed = iter([int(row["id"]) for row in rows if row["idempotency_key"] is None])
+        new_ids = {(task, key): job_id for job_id, task, key in rows if key is not None}
+        unkeyed = iter([job_id for job_id, _, key in rows if key is None])
         old_by_key = {
             (j.task, j.idempotency_key): j
             for j in map(self._parse_row, existing_rows)
@@ -107,8 +101,18 @@ class BatchInsertPlan:
         ]
 
 
-def _by_id(row: Mapping[str, Any]) -> int:
-    return int(row["id"])
+def inserted(rows: Sequence[Mapping[str, Any]]) -> list[tuple[int, str, str | None]]:
+    """``(id, task, idempotency_key)`` of each row an insert statement created, by id.
+
+    PostgreSQL returns them as three arrays in one row: 10,000 rows cost its backend and
+    psycopg's row factory more than the arrays do. SQLite cannot aggregate what an INSERT
+    returns, so it returns one row per job.
+    """
+    if len(rows) == 1 and "ids" in rows[0]:
+        row = rows[0]
+        columns = (row["ids"] or [], row["tasks"] or [], row["idempotency_keys"] or [])
+        return sorted(zip(*columns, strict=True))
+    return sorted((int(r["id"]), str(r["task"]), r["idempotency_key"]) for r in rows)
 
 
 def created_jobs(jobs: Sequence[NewJob], ids: Sequence[int], now: datetime) -> list[Job]:

@@ -31,7 +31,8 @@ SELECT coalesce(max(version), 0) AS version FROM conveyor_migrations;
 -- Insert a batch in input order (identity values follow it). %(rows)s holds each job's
 -- payload and only the columns that differ between jobs; a column every job shares comes
 -- once, as %(shared_<column>)s (store/insert.py). A job whose idempotency key is already
--- held is skipped here and fetched by select_existing_jobs. One NOTIFY per queue that
+-- held is skipped here and fetched by select_existing_jobs. What was inserted comes
+-- back as arrays in one row (conveyor.store.insert.inserted). One NOTIFY per queue that
 -- received runnable jobs wakes idle workers; PostgreSQL delivers it at commit (so a
 -- transactional enqueue that rolls back wakes nobody) and folds duplicates.
 WITH inserted AS (
@@ -73,7 +74,8 @@ WITH inserted AS (
     SELECT pg_notify('conveyor_jobs', queues.queue)
     FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'available') AS queues
 )
-SELECT inserted.id, inserted.task, inserted.idempotency_key,
+SELECT array_agg(id ORDER BY id) AS ids, array_agg(task ORDER BY id) AS tasks,
+       array_agg(idempotency_key ORDER BY id) AS idempotency_keys,
        (SELECT count(*) FROM notified) AS notified
 FROM inserted;
 

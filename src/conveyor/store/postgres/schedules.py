@@ -13,6 +13,7 @@ from psycopg.types.string import TextLoader
 
 from conveyor.errors import StoreError, StoreUnavailable
 from conveyor.store.base import InsertPlan, NewJob
+from conveyor.store.insert import inserted
 from conveyor.store.postgres.runner import PostgresRunner
 from conveyor.store.rows import job_from_row
 from conveyor.store.schedule import (
@@ -86,7 +87,7 @@ class PostgresSchedules(PostgresRunner, ScheduleMethods):
             plan = self.plan_insert([job], now=now)
             statement = plan.insert()
             await cur.execute(statement.sql, dict(statement.params))
-            job_id = int((await cur.fetchall())[0]["id"])
+            [(job_id, _, _)] = inserted(await cur.fetchall())
             await cur.execute(QUERIES["link_fired_job"], {**key, "id": job_id})
             stored = job_from_row((await cur.fetchall())[0], self._when)
             enqueued = {**key, "outcome": FireOutcome.ENQUEUED.value, "job_id": job_id}

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from conveyor.store.base import InsertPlan, NewJob
+from conveyor.store.insert import inserted
 from conveyor.store.rows import job_from_row
 from conveyor.store.schedule import (
     Fire,
@@ -90,7 +91,7 @@ class SqliteSchedules(SqliteRunner, ScheduleMethods):
                 conn.execute(QUERIES["set_fire_result"], skipped)
                 return FireResult(FireOutcome.SKIPPED)
             statement = plan.insert()
-            job_id = int(_as_dicts(conn.execute(statement.sql, statement.params))[0]["id"])
+            [(job_id, _, _)] = inserted(_as_dicts(conn.execute(statement.sql, statement.params)))
             stored = _rows(conn, "link_fired_job", {**key, "id": job_id})[0]
             enqueued = {**key, "outcome": FireOutcome.ENQUEUED.value, "job_id": job_id}
             conn.execute(QUERIES["set_fire_result"], enqueued)
