@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any, LiteralString
 
 from conveyor.bulk import build_many
@@ -104,15 +104,16 @@ class BatchInsertPlan:
 def inserted(rows: Sequence[Mapping[str, Any]]) -> list[tuple[int, str, str | None]]:
     """``(id, task, idempotency_key)`` of each row an insert statement created, by id.
 
-    PostgreSQL returns them as three arrays in one row: 10,000 rows cost its backend and
-    psycopg's row factory more than the arrays do. SQLite cannot aggregate what an INSERT
-    returns, so it returns one row per job.
+    PostgreSQL returns them as three arrays in one row, already in id order: 10,000 rows
+    cost its backend and psycopg's row factory more than the arrays do. SQLite cannot
+    aggregate what an INSERT returns, so it returns one row per job, in no set order.
     """
     if len(rows) == 1 and "ids" in rows[0]:
         row = rows[0]
         columns = (row["ids"] or [], row["tasks"] or [], row["idempotency_keys"] or [])
-        return sorted(zip(*columns, strict=True))
-    return sorted((int(r["id"]), str(r["task"]), r["idempotency_key"]) for r in rows)
+        return list(zip(*columns, strict=True))
+    triples = [(int(r["id"]), str(r["task"]), r["idempotency_key"]) for r in rows]
+    return sorted(triples, key=itemgetter(0))
 
 
 def created_jobs(jobs: Sequence[NewJob], ids: Sequence[int], now: datetime) -> list[Job]:
