@@ -17,7 +17,7 @@ import psycopg
 
 from conveyor.store.base import Store
 from conveyor.store.factory import open_store, sqlite_path
-from conveyor.store.postgres.store import _price_out_sorts
+from conveyor.store.postgres.store import _configure_claim_connection
 from conveyor.store.sql import load_queries
 from conveyor.store.sqlite.store import encode_time
 from tests.store.helpers import NOW, TTL, insert, is_sqlite_url, new_job
@@ -118,7 +118,7 @@ async def test_plain_claim_connections_compile_nothing_per_claim(pg_url: str) ->
     queries = load_queries("conveyor.store.postgres")
     # As the store opens its claim connections: autocommit, then its own configuration.
     async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
-        await _price_out_sorts(conn)
+        await _configure_claim_connection(conn)
         for name, queues in (("claim_jobs", ["default"]), ("claim_jobs_any_queue", None)):
             sql = "EXPLAIN (ANALYZE, FORMAT JSON) " + queries[name]
             async with conn.transaction(force_rollback=True):

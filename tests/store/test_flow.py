@@ -80,6 +80,17 @@ async def test_plain_and_flow_jobs_are_claimed_together(store: Store) -> None:
     assert Counter(j.concurrency_key for j in claimed) == {None: 2, "t1": 1}
 
 
+async def test_a_claim_filled_by_plain_jobs_leaves_the_flow_jobs_waiting(store: Store) -> None:
+    """The flow probe travels with the plain claim; a full batch must not act on it."""
+    await insert(store, keyed("t1"), new_job(), new_job())
+
+    full = await claim(store, limit=2)
+    rest = await claim(store, limit=2)
+
+    assert [j.concurrency_key for j in full] == [None, None]
+    assert [j.concurrency_key for j in rest] == ["t1"]
+
+
 async def test_concurrent_claimers_never_exceed_a_concurrency_limit(store: Store) -> None:
     await insert(store, *(keyed(f"t{n % 4}", 2) for n in range(40)))
 

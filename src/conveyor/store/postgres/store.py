@@ -79,7 +79,8 @@ def decode_time(value: Any) -> datetime:
     return datetime.fromisoformat(str(value)).astimezone(UTC)
 
 
-async def _price_out_sorts(conn: psycopg.AsyncConnection[Any]) -> None:
+async def _configure_claim_connection(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Session settings of the store's own claim connections (never lent to other SQL)."""
     await conn.execute("SET enable_sort = off")
     # A priced-out sort puts every claim plan's cost past jit_above_cost: with JIT on,
     # each claim compiled its plan to machine code first (~300 ms on a 2-core machine).
@@ -153,7 +154,7 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         self._max = max_connections
         self._connect_timeout = connect_timeout
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
-        # Plain claims get connections of their own (see _on_claim_connection), opened on first use.
+        # Plain claims get connections of their own (see _claim_plain), opened on first use.
         self._claim_pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
         self._claim_pool_lock = asyncio.Lock()
 
@@ -242,9 +243,16 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         except psycopg.Error as exc:
             raise _translate(exc, self.url) from exc
 
-    async def _on_claim_connection(self, sql: LiteralString, params: dict[str, Any]) -> list[Row]:
-        """Run a plain claim statement (or the flow probe that follows it) on a connection
-        whose planner prices sorts out.
+    async def _claim_plain(
+        self, sql: LiteralString, params: dict[str, Any]
+    ) -> tuple[list[Row], bool]:
+        """Run a plain claim statement and the flow probe (``flow_jobs_waiting``) in one
+        round trip on a claim connection: the claimed rows, and whether a flow job waits.
+
+        The two go out together in pipeline mode: a one-job claim (an idle worker woken
+        by one enqueue) always leaves free slots, and asking about flow jobs in a second
+        round trip cost as much as the claim itself. The probe reads rows the claim never
+        touches (plain and flow jobs are disjoint), so its order does not matter.
 
         The claim must walk its index in claim order and stop at the limit. A planner
         without fresh statistics (a burst of jobs into a table autovacuum has not analysed
@@ -258,10 +266,13 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
             async with (
                 (await self._claim_connections()).connection() as conn,
                 conn.cursor(row_factory=dict_row) as cur,
+                conn.cursor() as probe,
             ):
                 cur.adapters.register_loader("jsonb", TextLoader)  # as in _fetch
-                await cur.execute(sql, params)
-                return await cur.fetchall()
+                async with conn.pipeline():
+                    await cur.execute(sql, params)
+                    await probe.execute(QUERIES["flow_jobs_waiting"])
+                return await cur.fetchall(), bool(await probe.fetchall())
         except psycopg.Error as exc:
             raise _translate(exc, self.url) from exc
 
@@ -270,7 +281,7 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         async with self._claim_pool_lock:
             if self._claim_pool is None:
                 self._claim_pool = await self._open_pool(
-                    min_size=1, max_size=2, configure=_price_out_sorts
+                    min_size=1, max_size=2, configure=_configure_claim_connection
                 )
             return self._claim_pool
 
@@ -352,10 +363,11 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         name = "claim_jobs_any_queue"
         if queues is not None:
             name, params["queues"] = "claim_jobs", list(queues)
-        rows = await self._on_claim_connection(QUERIES[name], params)
+        rows, flow_waiting = await self._claim_plain(QUERIES[name], params)
         # Flow jobs fill what plain jobs left (store/postgres/flow.py), when there are any:
-        # the probe is one round trip, the flow claim's locked transaction four.
-        if len(rows) < limit and await self._on_claim_connection(QUERIES["flow_jobs_waiting"], {}):
+        # the probe came back with the claim, the flow claim's locked transaction is four
+        # more round trips.
+        if len(rows) < limit and flow_waiting:
             try:
                 rows += await self._claim_flow({**params, "limit": limit - len(rows)})
             except psycopg.Error as exc:
