@@ -16,6 +16,7 @@ import pytest
 from conveyor.job import JobState, Progress
 from conveyor.store.base import JobFilter, Store
 from conveyor.store.factory import open_store
+from conveyor.store.postgres.store import PostgresStore
 from conveyor.store.sql import load_queries
 from conveyor.store.sqlite.store import encode_time
 from tests.store.helpers import (
@@ -395,3 +396,28 @@ async def test_the_flow_probe_takes_one_step_into_the_flow_index(
         plan = "\n".join(str(row[0]) for row in conn.execute("EXPLAIN " + sql).fetchall())
     assert "Index Scan using conveyor_jobs_flow_group_idx" in plan, plan
     assert "Seq Scan" not in plan and "Sort" not in plan, plan
+
+
+async def test_only_the_claim_connections_commit_without_waiting_for_the_wal_flush(
+    pg_url: str,
+) -> None:
+    """PostgreSQL only (a session setting of its own). A claim may commit asynchronously:
+    losing it in a server crash runs its job again, which at-least-once allows. Every other
+    connection - enqueues, acks, handler transactions - waits for its commit to be flushed
+    (DESIGN §2.1: a returned enqueue is on disk)."""
+    store = await open_store(pg_url, migrate=True)
+    assert isinstance(store, PostgresStore)
+    try:
+        await insert(store, new_job())
+        assert len(await claim(store)) == 1  # the claim connections are opened and used
+        async with (await store._claim_connections()).connection() as conn:
+            claiming = await (await conn.execute("SHOW synchronous_commit")).fetchone()
+        async with store._require_pool().connection() as conn:
+            pooled = await (await conn.execute("SHOW synchronous_commit")).fetchone()
+        async with store.transaction() as tx:
+            in_transaction = await tx.execute("SHOW synchronous_commit")
+    finally:
+        await store.close()
+    assert claiming == ("off",)
+    assert pooled == ("on",)
+    assert in_transaction == [{"synchronous_commit": "on"}]
