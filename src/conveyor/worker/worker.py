@@ -84,7 +84,7 @@ class Worker:
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._held: dict[int, Lease] = {}
         # Running handlers by lease token (a job id may briefly have a stale run too).
-        self._contexts: dict[str, tuple[asyncio.Task[Ack | None], JobContext]] = {}
+        self._contexts: dict[str, tuple[asyncio.Task[None], JobContext]] = {}
         self._handing_back: list[Lease] = []  # taken from interrupted runs, for the drain
         self._channel: asyncio.Queue[Job] = asyncio.Queue()
         self._wake = asyncio.Event()
@@ -272,19 +272,24 @@ class Worker:
         return lease is not None and lease.token == token
 
     async def _run_one(self, store: Store, job: Job) -> None:
+        """Run the job in this executor's own task (a task per job was a tenth of a
+        worker's time). Stopping one run (``_lose``, ``_interrupt_running``) cancels this
+        task while it awaits inside ``execute``, the only place it awaits while its context
+        is registered; ``execute`` turns that into the run's outcome, and the cancellation
+        is then taken back so that the executor goes on to its next job."""
         token = job.lease_token
         assert token is not None  # only claimed jobs reach the executors
+        me = asyncio.current_task()
+        assert me is not None
         self._busy += 1
         self._idle.clear()
-        runner: asyncio.Task[Ack | None] | None = None
 
         def remember(ctx: JobContext) -> None:
-            if runner is not None:
-                self._contexts[token] = (runner, ctx)
+            self._contexts[token] = (me, ctx)
 
         try:
-            runner = asyncio.create_task(
-                execute(
+            try:
+                ack = await execute(
                     job,
                     tasks=self.app.tasks,
                     store=store,
@@ -292,13 +297,15 @@ class Worker:
                     on_context=remember,
                     hooks=self.app.hooks,
                 )
-            )
-            try:
-                ack = await runner
             except asyncio.CancelledError:
                 if self._stopping.is_set() or not self._holds(job.id, token):
                     return  # force-stopped or lease lost: the drain or the rescuer has it
                 raise
+            finally:
+                stopped = self._contexts.pop(token, None)
+                if stopped is not None and stopped[1].cancelled:
+                    while me.cancelling():
+                        me.uncancel()
             # Not held any more: lost (cancelled, rescued) or handed back by the drain.
             if self._holds(job.id, token):
                 del self._held[job.id]
@@ -310,7 +317,6 @@ class Worker:
                 elif self._acks is not None:
                     self._acks.add(ack)
         finally:
-            self._contexts.pop(token, None)
             self._busy -= 1
             if self._busy == 0:
                 self._idle.set()
@@ -372,7 +378,7 @@ class Worker:
         if self._holds(job_id, token):
             del self._held[job_id]
         running = self._contexts.get(token)
-        if running is not None:
+        if running is not None and not running[1].cancelled:  # one cancellation a run
             runner, ctx = running
             ctx.mark_cancelled()
             runner.cancel()
@@ -380,14 +386,14 @@ class Worker:
 
     def _interrupt_running(self) -> None:
         """Stop every running handler now (async: cancelled; sync: ``ctx.cancelled``) and
-        take its lease for the drain to hand back; a run that already finished keeps it."""
+        take its lease for the drain to hand back. A run that finished has left
+        ``_contexts`` already, and its executor acks it."""
         for token, (runner, ctx) in list(self._contexts.items()):
-            if runner.done():
-                continue  # finished: its executor acks it
             if self._holds(ctx.job_id, token):
                 self._handing_back.append(self._held.pop(ctx.job_id))
-            ctx.mark_cancelled()
-            runner.cancel()
+            if not ctx.cancelled:  # one cancellation a run (see _run_one)
+                ctx.mark_cancelled()
+                runner.cancel()
 
     async def _rescue_loop(self, store: Store) -> None:
         """Return expired leases to the queue, and mark workers that went silent dead."""
