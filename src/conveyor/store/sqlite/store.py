@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import sqlite3
 import time
@@ -70,7 +71,14 @@ def encode_time(moment: datetime) -> str:
 
 
 def decode_time(value: Any) -> datetime:
-    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+    return _decode_time_text(str(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _decode_time_text(text: str) -> datetime:
+    # Cached: the jobs of one enqueue share their created_at and usually their run_at, so
+    # a claimed batch repeats a few stamps many times (datetimes are immutable).
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def parse_row(row: Any) -> Job:
