@@ -98,6 +98,14 @@ def job_from_row(
     )
 
 
+def claimed_jobs(
+    rows: Sequence[Mapping[str, Any]], decode_time: TimeDecoder, claim: ClaimStamp
+) -> list[Job]:
+    """The jobs a claim returned, in claim order (priority, run_at, id)."""
+    jobs = [job_from_row(row, decode_time, claim) for row in rows]
+    return sorted(jobs, key=lambda j: (j.priority, j.run_at, j.id))
+
+
 def _scheduled_from(row: Mapping[str, Any], decode_time: TimeDecoder) -> ScheduledFrom | None:
     # .get: rows from an application connection on an older schema lack the columns.
     name = row.get("schedule_name")

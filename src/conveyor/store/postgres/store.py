@@ -51,7 +51,13 @@ from conveyor.store.postgres.flow import PostgresFlow
 from conveyor.store.postgres.items import PostgresItemLedger
 from conveyor.store.postgres.schedules import PostgresSchedules
 from conveyor.store.postgres.transaction import PostgresTransaction
-from conveyor.store.rows import ClaimStamp, job_from_row, queues_from_rows, worker_from_row
+from conveyor.store.rows import (
+    ClaimStamp,
+    claimed_jobs,
+    job_from_row,
+    queues_from_rows,
+    worker_from_row,
+)
 from conveyor.store.sql import load_migrations, load_queries
 
 _PACKAGE = "conveyor.store.postgres"
@@ -104,12 +110,6 @@ async def _configure_claim_connection(conn: psycopg.AsyncConnection[Any]) -> Non
 
 def parse_row(row: Any) -> Job:
     return job_from_row(row, decode_time)
-
-
-def claimed_jobs(rows: Sequence[Row], stamp: ClaimStamp) -> list[Job]:
-    """The jobs a claim returned, in claim order."""
-    jobs = [job_from_row(row, decode_time, stamp) for row in rows]
-    return sorted(jobs, key=lambda j: (j.priority, j.run_at, j.id))
 
 
 def fenced(items: Sequence[Lease] | Sequence[Ack]) -> dict[str, Any]:
@@ -388,7 +388,7 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
                 # The plain jobs are claimed (committed): hand them out, not lose them.
                 logging.getLogger("conveyor.store").warning("flow claim failed: %s", exc)
         stamp = ClaimStamp(now.astimezone(UTC), params["expires_at"].astimezone(UTC), worker_id)
-        return claimed_jobs(rows, stamp)
+        return claimed_jobs(rows, decode_time, stamp)
 
     async def ack_jobs(self, *, acks: Sequence[Ack], now: datetime) -> AckOutcome:
         completions = [a for a in acks if isinstance(a, Completion)]

@@ -47,7 +47,13 @@ from conveyor.store.base import (
     WorkerInfo,
 )
 from conveyor.store.insert import BatchInsertPlan
-from conveyor.store.rows import ClaimStamp, job_from_row, queues_from_rows, worker_from_row
+from conveyor.store.rows import (
+    ClaimStamp,
+    claimed_jobs,
+    job_from_row,
+    queues_from_rows,
+    worker_from_row,
+)
 from conveyor.store.sql import load_migrations, load_queries
 from conveyor.store.sqlite.batches import SqliteBatches
 from conveyor.store.sqlite.flow import SqliteFlow
@@ -396,8 +402,7 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
 
         rows = await self._write(run, durable=False)
         stamp = ClaimStamp(decode_time(params["now"]), decode_time(params["expires_at"]), worker_id)
-        jobs = [job_from_row(row, decode_time, stamp) for row in rows]
-        return sorted(jobs, key=lambda j: (j.priority, j.run_at, j.id))
+        return claimed_jobs(rows, decode_time, stamp)
 
     async def ack_jobs(self, *, acks: Sequence[Ack], now: datetime) -> AckOutcome:
         stamp = encode_time(now)
