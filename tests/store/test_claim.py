@@ -151,8 +151,9 @@ async def test_a_claimed_job_equals_the_job_read_back_whatever_it_carries(store:
     """The claim does not read back what it set itself (state, start, lease expiry,
     worker): the jobs it returns must still be exactly what the store holds, for a job
     with every optional column filled, for a flow job (the flow claim) and for a claim
-    whose clock is in another zone than UTC."""
-    full, flow = await insert(
+    whose clock is in another zone than UTC. The claim builds its jobs column by column:
+    a bare job in the same claim keeps every optional column of the others apart."""
+    full, flow, bare = await insert(
         store,
         new_job(
             payload={"to": "b@example.com", "n": [1, 2.5, None], "s": "\u00e9"},
@@ -162,6 +163,7 @@ async def test_a_claimed_job_equals_the_job_read_back_whatever_it_carries(store:
             timeout_seconds=12.5,
         ),
         new_job(concurrency_key="tenant-1", concurrency_limit=2, fairness_key="tenant-1"),
+        new_job(priority=7),
     )
     [first] = await claim(store, limit=1)
     assert first.id == full.id
@@ -172,7 +174,7 @@ async def test_a_claimed_job_equals_the_job_read_back_whatever_it_carries(store:
 
     claimed = await claim(store, limit=10, now=elsewhere)
 
-    assert {job.id for job in claimed} == {full.id, flow.id}
+    assert {job.id for job in claimed} == {full.id, flow.id, bare.id}
     for job in claimed:
         assert job == await store.get_job(job_id=job.id)
         assert job.started_at == elsewhere and job.started_at.utcoffset() == timedelta(0)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from conveyor.bulk import build_many
 from conveyor.job import Job, JobError, JobState, Progress, ScheduledFrom
 from conveyor.queue import QueueInfo
 from conveyor.store.base import WorkerInfo
@@ -27,6 +28,10 @@ def decode_json(value: Any) -> Any:
         return _decode(value)
     if isinstance(value, bytes | bytearray):
         return json.loads(value)
+    return value
+
+
+def _same(value: Any) -> Any:
     return value
 
 
@@ -63,7 +68,6 @@ def job_from_row(
     else:
         state, started_at, finished_at = JobState.RUNNING, claim.started_at, None
         lease_expires_at, worker_id = claim.lease_expires_at, claim.worker_id
-    done = row["progress_done"]
     token = row["lease_token"]
     return Job(
         id=int(row["id"]),
@@ -78,7 +82,7 @@ def job_from_row(
         created_at=decode_time(row["created_at"]),
         started_at=started_at,
         finished_at=finished_at,
-        progress=None if done is None else Progress(int(done), row["progress_total"]),
+        progress=_progress(row),
         result=None if row["result"] is None else decode_json(row["result"]),
         errors=_errors(row["errors"]),
         checkpoint=None if row["checkpoint"] is None else decode_json(row["checkpoint"]),
@@ -101,9 +105,73 @@ def job_from_row(
 def claimed_jobs(
     rows: Sequence[Mapping[str, Any]], decode_time: TimeDecoder, claim: ClaimStamp
 ) -> list[Job]:
-    """The jobs a claim returned, in claim order (priority, run_at, id)."""
-    jobs = [job_from_row(row, decode_time, claim) for row in rows]
-    return sorted(jobs, key=lambda j: (j.priority, j.run_at, j.id))
+    """The jobs a claim returned, in claim order (priority, run_at, id); each equal to
+    ``job_from_row(row, decode_time, claim)``.
+
+    Built column by column (``conveyor.bulk``): a claim returns up to a hundred rows at a
+    time on the worker's hot path, and a row at a time through the frozen dataclass's
+    ``__init__`` was a fifth of a no-op job's worker CPU. A column that is empty in every
+    row (most optional ones, most of the time) is one shared ``None``.
+    """
+    if not rows:
+        return []
+    run_at = [decode_time(row["run_at"]) for row in rows]
+    order = sorted(range(len(rows)), key=lambda i: (rows[i]["priority"], run_at[i], rows[i]["id"]))
+    rows = [rows[i] for i in order]
+    each: dict[str, Sequence[Any]] = {"run_at": [run_at[i] for i in order]}
+    shared: dict[str, Any] = {
+        "state": JobState.RUNNING,
+        "started_at": claim.started_at,
+        "finished_at": None,
+        "lease_expires_at": claim.lease_expires_at,
+        "worker_id": claim.worker_id,
+    }
+    for name in _CLAIM_PLAIN_COLUMNS:
+        each[name] = [row[name] for row in rows]
+    each["payload"] = [decode_json(row["payload"]) for row in rows]
+    each["created_at"] = [decode_time(row["created_at"]) for row in rows]
+    each["lease_token"] = [str(row["lease_token"]) for row in rows]
+    for name, decode in _CLAIM_OPTIONAL_COLUMNS.items():
+        values = [row.get(name) for row in rows]
+        if any(value is not None for value in values):
+            each[name] = [None if value is None else decode(value) for value in values]
+        else:
+            shared[name] = None
+    if any(row["errors"] is not None and row["errors"] != "[]" for row in rows):
+        each["errors"] = [_errors(row["errors"]) for row in rows]
+    else:
+        shared["errors"] = ()
+    if any(row["progress_done"] is not None for row in rows):
+        each["progress"] = [_progress(row) for row in rows]
+    else:
+        shared["progress"] = None
+    if any(row.get("schedule_name") is not None for row in rows):
+        each["schedule"] = [_scheduled_from(row, decode_time) for row in rows]
+    else:
+        shared["schedule"] = None
+    return build_many(Job, len(rows), each=each, shared=shared)
+
+
+# Columns a claim returns that go into the Job as they are, and the optional ones that
+# need decoding when set (``.get``: see job_from_row).
+_CLAIM_PLAIN_COLUMNS = ("id", "task", "queue", "priority", "attempt", "max_attempts")
+_CLAIM_OPTIONAL_COLUMNS: dict[str, Callable[[Any], Any]] = {
+    "result": decode_json,
+    "checkpoint": decode_json,
+    "idempotency_key": _same,
+    "rerun_of": _same,
+    "timeout_seconds": _same,
+    "batch_id": _same,
+    "concurrency_key": _same,
+    "concurrency_limit": _same,
+    "rate_key": _same,
+    "fairness_key": _same,
+}
+
+
+def _progress(row: Mapping[str, Any]) -> Progress | None:
+    done = row["progress_done"]
+    return None if done is None else Progress(int(done), row["progress_total"])
 
 
 def _scheduled_from(row: Mapping[str, Any], decode_time: TimeDecoder) -> ScheduledFrom | None:
