@@ -53,7 +53,7 @@ from conveyor.store.postgres.schedules import PostgresSchedules
 from conveyor.store.postgres.transaction import PostgresTransaction
 from conveyor.store.rows import (
     ClaimStamp,
-    claimed_jobs,
+    claimed_jobs_from_columns,
     job_from_row,
     queues_from_rows,
     worker_from_row,
@@ -256,9 +256,11 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
 
     async def _claim_plain(
         self, sql: LiteralString, params: dict[str, Any]
-    ) -> tuple[list[Row], bool]:
+    ) -> tuple[list[str], list[tuple[Any, ...]], bool]:
         """Run a plain claim statement and the flow probe (``flow_jobs_waiting``) in one
-        round trip on a claim connection: the claimed rows, and whether a flow job waits.
+        round trip on a claim connection: the claimed rows' column names, the rows (as
+        tuples: rows.claimed_jobs_from_columns reads them by column, so a dict per row
+        would only be taken apart again), and whether a flow job waits.
 
         The two go out together in pipeline mode: a one-job claim (an idle worker woken
         by one enqueue) always leaves free slots, and asking about flow jobs in a second
@@ -277,14 +279,15 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         try:
             async with (
                 (await self._claim_connections()).connection() as conn,
-                conn.cursor(row_factory=dict_row) as cur,
+                conn.cursor() as cur,
                 conn.cursor() as probe,
             ):
                 cur.adapters.register_loader("jsonb", TextLoader)  # as in _fetch
                 async with conn.pipeline():
                     await cur.execute(sql, params)
                     await probe.execute(QUERIES["flow_jobs_waiting"])
-                return await cur.fetchall(), bool(await probe.fetchall())
+                names = [column.name for column in cur.description or ()]
+                return names, await cur.fetchall(), bool(await probe.fetchall())
         except psycopg.Error as exc:
             raise _translate(exc, self.url) from exc
 
@@ -375,20 +378,24 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         name = "claim_jobs_any_queue"
         if queues is not None:
             name, params["queues"] = "claim_jobs", list(queues)
-        rows, flow_waiting = await self._claim_plain(QUERIES[name], params)
+        names, rows, flow_waiting = await self._claim_plain(QUERIES[name], params)
         # Flow jobs fill what plain jobs left (store/postgres/flow.py), when there are any:
         # the probe came back with the claim, the flow claim's locked transaction is four
         # more round trips.
         if len(rows) < limit and flow_waiting:
             try:
-                rows += await self._claim_flow({**params, "limit": limit - len(rows)})
+                flow = await self._claim_flow({**params, "limit": limit - len(rows)})
+                rows += [tuple(row[name] for name in names) for row in flow]
             except psycopg.Error as exc:
                 if not rows:
                     raise _translate(exc, self.url) from exc
                 # The plain jobs are claimed (committed): hand them out, not lose them.
                 logging.getLogger("conveyor.store").warning("flow claim failed: %s", exc)
+        if not rows:
+            return []
         stamp = ClaimStamp(now.astimezone(UTC), params["expires_at"].astimezone(UTC), worker_id)
-        return claimed_jobs(rows, decode_time, stamp)
+        columns = dict(zip(names, zip(*rows, strict=True), strict=True))
+        return claimed_jobs_from_columns(columns, decode_time, stamp)
 
     async def ack_jobs(self, *, acks: Sequence[Ack], now: datetime) -> AckOutcome:
         completions = [a for a in acks if isinstance(a, Completion)]
