@@ -28,7 +28,8 @@ class Capabilities:
     """What a backend can do, so that callers branch on a capability, never on a dialect.
 
     Attributes:
-        listen_notify: wake-ups cross process boundaries (PostgreSQL LISTEN/NOTIFY).
+        listen_notify: wake-ups cross process boundaries (PostgreSQL LISTEN/NOTIFY; SQLite
+            datagrams between the processes of one machine).
         skip_locked: concurrent claimers skip each other's rows instead of waiting.
         multi_host: workers on several machines may share the store.
         time_precision: the smallest difference between two stored times.

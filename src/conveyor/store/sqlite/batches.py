@@ -37,4 +37,6 @@ class SqliteBatches(SqliteRunner, BatchMethods):
             return self._rows(conn, "get_batch", {"id": batch_id})[0], True
 
         row, created = await self._write(run)
+        if created:
+            self._wake_queues(job.queue for job in jobs if job.run_at <= now)
         return batch_from_row(row, self._when), created

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -31,6 +31,9 @@ class SqliteRunner(QueryRunner):
     @staticmethod
     def _time(moment: datetime) -> str:
         raise NotImplementedError  # SqliteStore's
+
+    def _wake_queues(self, queues: Iterable[str]) -> None:
+        raise NotImplementedError  # SqliteStore's: wakes other processes' idle workers
 
     async def _read_rows(self, name: str, params: dict[str, Any]) -> list[Row]:
         return await self._read(lambda conn: self._rows(conn, name, params))

@@ -12,8 +12,9 @@ import contextlib
 import functools
 import json
 import sqlite3
+import sys
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,6 +61,7 @@ from conveyor.store.sqlite.flow import SqliteFlow
 from conveyor.store.sqlite.items import SqliteItemLedger
 from conveyor.store.sqlite.schedules import SqliteSchedules
 from conveyor.store.sqlite.transaction import SqliteTransaction
+from conveyor.store.sqlite.wakeup import WakeListener, WakeSender, wake_folder
 
 T = TypeVar("T")
 _PACKAGE = "conveyor.store.sqlite"
@@ -175,7 +177,7 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
 
     dialect = "sqlite"
     capabilities = Capabilities(
-        listen_notify=False,
+        listen_notify=sys.platform != "win32",  # Unix datagram sockets (store/sqlite/wakeup.py)
         skip_locked=False,
         multi_host=False,
         time_precision=timedelta(microseconds=1),
@@ -186,6 +188,8 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
         self._busy_timeout = busy_timeout
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
+        self._wake_folder = wake_folder(self.path)
+        self._wake = WakeSender(self._wake_folder)
 
     @property
     def url(self) -> str:
@@ -230,6 +234,7 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
         return conn
 
     async def close(self) -> None:
+        self._wake.close()
         if self._executor is None:
             return
         conn, self._conn = self._conn, None
@@ -368,7 +373,13 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
             existing = [] if second is None else _dict_rows(conn.execute(second.sql, second.params))
             return plan.finish(inserted, existing)
 
-        return await self._write(run)
+        outcome = await self._write(run)
+        self._wake_queues(
+            item.job.queue
+            for item in outcome
+            if item.created and item.job.state is JobState.AVAILABLE
+        )
+        return outcome
 
     # -- worker hot path ----------------------------------------------------------------
 
@@ -518,7 +529,10 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
 
     async def resume_queue(self, *, queue: str, now: datetime) -> bool:
         params = {"queue": queue, "now": encode_time(now)}
-        return bool(await self._write(lambda c: self._rows(c, "resume_queue", params)))
+        resumed = bool(await self._write(lambda c: self._rows(c, "resume_queue", params)))
+        if resumed:  # its jobs may have waited long: wake its idle workers, as an enqueue does
+            self._wake_queues([queue])
+        return resumed
 
     async def list_queues(self, *, now: datetime) -> list[QueueInfo]:
         params = {"now": encode_time(now)}
@@ -597,7 +611,9 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
                 raise _translate(exc, self.url) from exc
 
     async def listen(self, *, on_notify: Callable[[str], None]) -> Listener:
-        return _SilentListener()
+        listener = WakeListener(self._wake_folder, on_notify)
+        listener.start()
+        return listener
 
     async def count_jobs(self) -> list[QueueCount]:
         rows = await self._read(lambda c: self._rows(c, "count_jobs", {}))
@@ -624,7 +640,10 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
         return await self._read(run)
 
     async def notify_queues(self, *, queues: Sequence[str]) -> None:
-        return None  # no cross-process notifications; the app wakes in-process workers
+        self._wake.send(queues)
+
+    def _wake_queues(self, queues: Iterable[str]) -> None:
+        self._wake.send(queues)
 
     async def prune_finished(self, *, before: datetime, limit: int) -> int:
         params = {"before": encode_time(before), "limit": limit}
@@ -635,10 +654,3 @@ def _translate(exc: sqlite3.Error, url: str) -> StoreError:
     if isinstance(exc, sqlite3.OperationalError):
         return StoreUnavailable(f"SQLite error on {url}: {exc}")
     return StoreError(f"SQLite error on {url}: {exc}")
-
-
-class _SilentListener:
-    """SQLite has no cross-process notifications; in-process wake-ups and polling cover it."""
-
-    async def close(self) -> None:
-        return None
