@@ -94,10 +94,8 @@ class ConveyorSystem(System):
     def start_workers(self, processes: int, kind: JobKind, latency_file: Path) -> Workers:
         args = ["-m", "conveyor.cli", "--app", "benchmarks.systems.conveyor_app:app", "worker"]
         args += ["--concurrency", str(CONCURRENCY)]
-        if self.backend == "sqlite":
-            # SQLite has no cross-process wake-up: another process's enqueue is seen by
-            # polling, which is one indexed read, so poll often.
-            args += ["--poll-interval", "0.01"]
+        # Both stores wake idle workers of other processes (NOTIFY on PostgreSQL, the wake-up
+        # sockets on SQLite), so the default poll interval is the safety net only.
         env = {"CONVEYOR_DATABASE_URL": self.url, "BENCH_LATENCY_FILE": str(latency_file)}
         return spawn(args, env, processes)
 
