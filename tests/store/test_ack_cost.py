@@ -19,7 +19,7 @@ import psycopg
 from conveyor.job import Job
 from conveyor.store.base import Completion, Store
 from conveyor.store.factory import sqlite_path
-from conveyor.store.postgres.store import fenced, results_json
+from conveyor.store.postgres.fence import fenced, results_json
 from conveyor.store.sql import load_queries
 from conveyor.store.sqlite.store import encode_time
 from tests.store.helpers import NOW, claim, complete, insert_many, is_sqlite_url, raw_execute

@@ -162,55 +162,74 @@ ORDER BY (ARRAY[queue, concurrency_key, rate_key, fairness_key])
 LIMIT 1;
 
 -- name: complete_jobs
--- Fenced: only a running job whose lease token matches is completed. The batch arrives
--- as one array per column, in binary (%%(name)b: psycopg quotes text arrays with a regular
--- expression per element). The fence is the token alone (a job holds one if and only if
--- it is running, conveyor_jobs_lease_iff_running): a test of state = 'running' here would
--- also match conveyor_jobs_lease_idx, and a planner that believes few jobs run (stale
--- statistics, as in any burst) then reads every running job and every dead index entry
--- a drain left behind, instead of one primary-key lookup per ack.
-UPDATE conveyor_jobs j
-SET state = 'completed', finished_at = %(now)s, result = x.result,
-    lease_token = NULL, lease_expires_at = NULL
-FROM unnest(%(ids)b::bigint[], %(tokens)b::text[], %(results)b::jsonb[]) AS x(id, token, result)
-WHERE j.id = x.id AND j.lease_token::text = x.token
-RETURNING j.id;
+-- Fenced: only a running job whose lease token matches is completed. The batch's ids and
+-- tokens arrive as one comma-separated text each (store.fenced: psycopg dumps a list in
+-- Python, element by element, and that was a fifth of an ack's client time), the results
+-- as an array that is empty when no job returned anything (unnest pads it with NULLs).
+-- The fence is the token alone (a job holds one if and only if it is running,
+-- conveyor_jobs_lease_iff_running): a test of state = 'running' here would also match
+-- conveyor_jobs_lease_idx, and a planner that believes few jobs run (stale statistics, as
+-- in any burst) then reads every running job and every dead index entry a drain left
+-- behind, instead of one primary-key lookup per ack. The completed ids come back as one
+-- array in one row.
+WITH done AS (
+    UPDATE conveyor_jobs j
+    SET state = 'completed', finished_at = %(now)s, result = x.result,
+        lease_token = NULL, lease_expires_at = NULL
+    FROM unnest(string_to_array(%(ids)s, ',')::bigint[], string_to_array(%(tokens)s, ','),
+                %(results)b::jsonb[]) AS x(id, token, result)
+    WHERE j.id = x.id AND j.lease_token::text = x.token
+    RETURNING j.id
+)
+SELECT array_agg(id) AS ids FROM done;
 
 -- name: fail_jobs
--- Fenced as complete_jobs. With a retry time and attempts left the job waits in
--- 'retrying'; otherwise it is 'failed' for good. The error is appended either way.
-UPDATE conveyor_jobs j
-SET state = CASE WHEN x.retry_at IS NOT NULL AND j.attempt < j.max_attempts
-                 THEN 'retrying' ELSE 'failed' END,
-    run_at = CASE WHEN x.retry_at IS NOT NULL AND j.attempt < j.max_attempts
-                  THEN x.retry_at ELSE j.run_at END,
-    finished_at = CASE WHEN x.retry_at IS NOT NULL AND j.attempt < j.max_attempts
-                       THEN NULL ELSE %(now)s END,
-    errors = j.errors || jsonb_build_array(x.error),
-    lease_token = NULL, lease_expires_at = NULL
-FROM unnest(%(ids)b::bigint[], %(tokens)b::text[], %(errors)b::jsonb[],
-            %(retry_ats)b::timestamptz[]) AS x(id, token, error, retry_at)
-WHERE j.id = x.id AND j.lease_token::text = x.token
-RETURNING j.id;
+-- Fenced as complete_jobs, and its ids and tokens arrive and leave as there. With a retry
+-- time and attempts left the job waits in 'retrying'; otherwise it is 'failed' for good.
+-- The error is appended either way.
+WITH done AS (
+    UPDATE conveyor_jobs j
+    SET state = CASE WHEN x.retry_at IS NOT NULL AND j.attempt < j.max_attempts
+                     THEN 'retrying' ELSE 'failed' END,
+        run_at = CASE WHEN x.retry_at IS NOT NULL AND j.attempt < j.max_attempts
+                      THEN x.retry_at ELSE j.run_at END,
+        finished_at = CASE WHEN x.retry_at IS NOT NULL AND j.attempt < j.max_attempts
+                           THEN NULL ELSE %(now)s END,
+        errors = j.errors || jsonb_build_array(x.error),
+        lease_token = NULL, lease_expires_at = NULL
+    FROM unnest(string_to_array(%(ids)s, ',')::bigint[], string_to_array(%(tokens)s, ','),
+                %(errors)b::jsonb[], %(retry_ats)b::timestamptz[]) AS x(id, token, error, retry_at)
+    WHERE j.id = x.id AND j.lease_token::text = x.token
+    RETURNING j.id
+)
+SELECT array_agg(id) AS ids FROM done;
 
 -- name: extend_leases
 -- Fenced heartbeat for many jobs at once (as complete_jobs); returns the ids whose lease
 -- is still held.
-UPDATE conveyor_jobs j
-SET lease_expires_at = %(expires_at)s
-FROM unnest(%(ids)b::bigint[], %(tokens)b::text[]) AS x(id, token)
-WHERE j.id = x.id AND j.lease_token::text = x.token
-RETURNING j.id;
+WITH held AS (
+    UPDATE conveyor_jobs j
+    SET lease_expires_at = %(expires_at)s
+    FROM unnest(string_to_array(%(ids)s, ',')::bigint[], string_to_array(%(tokens)s, ','))
+         AS x(id, token)
+    WHERE j.id = x.id AND j.lease_token::text = x.token
+    RETURNING j.id
+)
+SELECT array_agg(id) AS ids FROM held;
 
 -- name: release_jobs
 -- Graceful shutdown: hand held jobs back at once, without counting the attempt. Fenced as
 -- complete_jobs.
-UPDATE conveyor_jobs j
-SET state = 'available', attempt = greatest(j.attempt - 1, 0), run_at = %(now)s,
-    started_at = NULL, lease_token = NULL, lease_expires_at = NULL
-FROM unnest(%(ids)b::bigint[], %(tokens)b::text[]) AS x(id, token)
-WHERE j.id = x.id AND j.lease_token::text = x.token
-RETURNING j.id;
+WITH released AS (
+    UPDATE conveyor_jobs j
+    SET state = 'available', attempt = greatest(j.attempt - 1, 0), run_at = %(now)s,
+        started_at = NULL, lease_token = NULL, lease_expires_at = NULL
+    FROM unnest(string_to_array(%(ids)s, ',')::bigint[], string_to_array(%(tokens)s, ','))
+         AS x(id, token)
+    WHERE j.id = x.id AND j.lease_token::text = x.token
+    RETURNING j.id
+)
+SELECT array_agg(id) AS ids FROM released;
 
 -- name: rescue_expired
 -- Running jobs whose worker stopped heart-beating go back to the queue, or to 'failed'

@@ -47,6 +47,7 @@ from conveyor.store.base import (
 )
 from conveyor.store.insert import BatchInsertPlan
 from conveyor.store.postgres.batches import PostgresBatches
+from conveyor.store.postgres.fence import fenced, results_json, returned_ids
 from conveyor.store.postgres.flow import PostgresFlow
 from conveyor.store.postgres.items import PostgresItemLedger
 from conveyor.store.postgres.schedules import PostgresSchedules
@@ -110,17 +111,6 @@ async def _configure_claim_connection(conn: psycopg.AsyncConnection[Any]) -> Non
 
 def parse_row(row: Any) -> Job:
     return job_from_row(row, decode_time)
-
-
-def fenced(items: Sequence[Lease] | Sequence[Ack]) -> dict[str, Any]:
-    """The ids and lease tokens of a batch of fenced writes, one array each (the lifecycle
-    statements read them with unnest: no JSON to build here or to parse there)."""
-    return {"ids": [item.job_id for item in items], "tokens": [item.token for item in items]}
-
-
-def results_json(completions: Sequence[Completion]) -> list[str | None]:
-    """Each completion's result as JSON text; ``None`` (no result) stays SQL NULL."""
-    return [None if c.result is None else json.dumps(c.result) for c in completions]
 
 
 def _identity(moment: datetime) -> datetime:
@@ -403,7 +393,7 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         done: set[int] = set()
         if completions:
             params = {**fenced(completions), "results": results_json(completions), "now": now}
-            done.update(int(r["id"]) for r in await self._rows("complete_jobs", params))
+            done.update(returned_ids(await self._rows("complete_jobs", params)))
         if failures:
             params = {
                 **fenced(failures),
@@ -411,7 +401,7 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
                 "retry_ats": [a.retry_at for a in failures],
                 "now": now,
             }
-            done.update(int(r["id"]) for r in await self._rows("fail_jobs", params))
+            done.update(returned_ids(await self._rows("fail_jobs", params)))
         return AckOutcome(
             acked=[a.job_id for a in acks if a.job_id in done],
             lost=[LeaseLost(a.job_id, a.token) for a in acks if a.job_id not in done],
@@ -423,14 +413,14 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         if not leases:
             return []
         params = {**fenced(leases), "expires_at": now + ttl}
-        held = {int(r["id"]) for r in await self._rows("extend_leases", params)}
+        held = set(returned_ids(await self._rows("extend_leases", params)))
         return [LeaseLost(le.job_id, le.token) for le in leases if le.job_id not in held]
 
     async def release_jobs(self, *, leases: Sequence[Lease], now: datetime) -> list[int]:
         if not leases:
             return []
         rows = await self._rows("release_jobs", {**fenced(leases), "now": now})
-        return sorted(int(r["id"]) for r in rows)
+        return sorted(returned_ids(rows))
 
     async def rescue_expired(self, *, now: datetime, limit: int) -> list[int]:
         params = {"now": now, "now_text": now.isoformat(), "limit": limit}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any, LiteralString
 
@@ -11,7 +10,9 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from conveyor.job import Lease
+from conveyor.store.base import Completion
 from conveyor.store.items import ItemMark, items_json
+from conveyor.store.postgres.fence import fenced, results_json, returned_ids
 from conveyor.store.sql import load_queries
 
 QUERIES = load_queries("conveyor.store.postgres")
@@ -52,9 +53,11 @@ class PostgresTransaction:
         return await self._fenced("save_checkpoint", params)
 
     async def complete_job(self, lease: Lease, result: Any, now: Any) -> bool:
-        results = [None if result is None else json.dumps(result)]
-        params = {"ids": [lease.job_id], "tokens": [lease.token], "results": results, "now": now}
-        return await self._fenced("complete_jobs", params)
+        completion = Completion(lease.job_id, lease.token, result)
+        params = {**fenced([completion]), "results": results_json([completion]), "now": now}
+        async with self.connection.cursor(row_factory=dict_row) as cur:
+            await cur.execute(QUERIES["complete_jobs"], params)
+            return bool(returned_ids(await cur.fetchall()))
 
     async def record_items(self, marks: Sequence[ItemMark], now: Any) -> None:
         if marks:
