@@ -29,6 +29,20 @@ def test_jobs_built_in_bulk_equal_jobs_built_one_by_one() -> None:
     assert built[0].meta == {} and built[0].meta is not built[1].meta
 
 
+def test_many_jobs_filled_column_by_column_equal_jobs_built_one_by_one() -> None:
+    ids = list(range(1, 41))  # past the count from which slots are filled by column
+    payloads = [{"n": i} for i in ids]
+
+    built = build_many(Job, len(ids), each={"id": ids, "payload": payloads}, shared=JOB)
+
+    assert built == [Job(id=i, payload=p, **JOB) for i, p in zip(ids, payloads, strict=True)]
+    assert built[0].meta == {} and built[0].meta is not built[1].meta
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built[5].id = 2  # type: ignore[misc]
+    with pytest.raises(TypeError, match="no value for 'payload'"):
+        build_many(Job, len(ids), each={"id": ids}, shared=JOB)
+
+
 def test_instances_built_in_bulk_stay_frozen() -> None:
     [job] = build_many(Job, 1, each={"id": [1]}, shared={**JOB, "payload": {}})
 
