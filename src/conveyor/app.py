@@ -7,6 +7,7 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import Any, TypeVar, overload
 
 import pydantic
@@ -49,6 +50,9 @@ from conveyor.transactional import check_same_dialect, run_plan, run_plan_sync
 T = TypeVar("T")
 MAX_PAGE = 1000
 MAX_DELAY = timedelta(days=3650)
+# A larger enqueue_many goes to the store in chunks of this many jobs (one transaction),
+# so that PostgreSQL inserts one chunk while the next is validated and encoded.
+ENQUEUE_CHUNK = 2_000
 PRIORITY_RANGE = range(-(2**31), 2**31)  # the column is a 32-bit integer
 
 
@@ -422,6 +426,10 @@ class Conveyor:
         connection: Any,
     ) -> list[Inserted]:
         now = self.clock.now()
+        if connection is None and len(payloads) > ENQUEUE_CHUNK:
+            return await self._insert_chunks(
+                task, payloads, run_at, delay, priority, queue, keys, now
+            )
         new_jobs = self.build_jobs(task, payloads, run_at, delay, priority, queue, keys, now)
         if not new_jobs:
             return []
@@ -434,6 +442,35 @@ class Conveyor:
         else:
             outcome = await (await self.store()).insert_jobs(jobs=new_jobs, now=now)
             self._wake_workers()
+        return outcome
+
+    async def _insert_chunks(
+        self,
+        task: str | Task[Any],
+        payloads: Sequence[pydantic.BaseModel | Mapping[str, Any]],
+        run_at: datetime | None,
+        delay: timedelta | float | None,
+        priority: int | None,
+        queue: str | None,
+        keys: Sequence[str | None],
+        now: datetime,
+    ) -> list[Inserted]:
+        """A large batch, built and handed to the store chunk by chunk (all or nothing,
+        in one transaction): the store may write one chunk while the next is validated."""
+
+        def build(start: int) -> list[NewJob]:
+            stop = start + ENQUEUE_CHUNK
+            return self.build_jobs(
+                task, payloads[start:stop], run_at, delay, priority, queue, keys[start:stop], now
+            )
+
+        # The first chunk is built before the store opens, so that a bad argument or
+        # payload there fails as it always did, without touching the database.
+        first = build(0)
+        rest = (build(start) for start in range(ENQUEUE_CHUNK, len(payloads), ENQUEUE_CHUNK))
+        store = await self.store()
+        outcome = await store.insert_job_chunks(chunks=chain([first], rest), now=now)
+        self._wake_workers()
         return outcome
 
     def build_jobs(

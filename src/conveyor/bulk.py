@@ -56,6 +56,16 @@ def build_many(
     return instances
 
 
+def fill(instances: Sequence[Any], name: str, values: Sequence[Any]) -> None:
+    """Set field ``name`` of each of ``instances`` (built by ``build_many``) to the value
+    at its position: a field whose values are known only after the rest."""
+    if len(values) != len(instances):
+        raise ValueError(f"{name}: {len(values)} values for {len(instances)}")
+    if instances:
+        setter = _layout(type(instances[0]))[1][name]
+        deque(map(setter, instances, values), maxlen=0)
+
+
 def _one_by_one(
     cls: type[T],
     count: int,

@@ -10,6 +10,7 @@ from typing import Any
 import pydantic
 import pytest
 
+import conveyor.app
 from conveyor import (
     Conveyor,
     InvalidArgument,
@@ -184,6 +185,56 @@ async def test_one_invalid_payload_in_a_batch_enqueues_nothing(
     with pytest.raises(PayloadInvalid):
         await receipts.enqueue_many(payloads)
     assert await _all_jobs(app) == []
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Batches above 10 jobs go to the store in chunks of 10 (conveyor.app.ENQUEUE_CHUNK)."""
+    monkeypatch.setattr(conveyor.app, "ENQUEUE_CHUNK", 10)
+    return 10
+
+
+@pytest.mark.parametrize(
+    ("bad", "loc"),
+    [({"customer_id": "thirty"}, ["customer_id"]), ({"customer_id": 1, "note": "\x00"}, [])],
+)
+async def test_a_bad_payload_in_the_last_chunk_of_a_batch_enqueues_nothing(
+    app: Conveyor, receipts: Task[Any], small_chunks: int, bad: dict[str, Any], loc: list[Any]
+) -> None:
+    payloads: list[dict[str, Any]] = [{"customer_id": i} for i in range(3 * small_chunks + 5)]
+    payloads[3 * small_chunks + 2] = bad
+
+    with pytest.raises(PayloadInvalid) as info:
+        await receipts.enqueue_many(payloads)
+
+    assert info.value.task == receipts.name
+    assert [e["loc"] for e in info.value.errors] == [loc]
+    assert await _all_jobs(app) == []
+
+
+async def test_a_batch_sent_in_chunks_keeps_input_order_and_idempotency_keys(
+    app: Conveyor, receipts: Task[Any], small_chunks: int
+) -> None:
+    held = await receipts.enqueue({"customer_id": -1}, idempotency_key="held")
+    count = 3 * small_chunks + 5
+    keys: list[str | None] = [None] * count
+    keys[3] = keys[2 * small_chunks + 1] = "repeated"
+    keys[count - 1] = "held"
+
+    jobs = await receipts.enqueue_many(
+        [{"customer_id": i} for i in range(count)], idempotency_keys=keys
+    )
+
+    assert jobs[2 * small_chunks + 1] == jobs[3]
+    assert jobs[count - 1] == held
+    created = [job for i, job in enumerate(jobs) if i not in (2 * small_chunks + 1, count - 1)]
+    assert [job.payload["customer_id"] for job in created] == [
+        i for i in range(count) if i not in (2 * small_chunks + 1, count - 1)
+    ]
+    ids = [job.id for job in created]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert len(await _all_jobs(app)) == len(created) + 1
+    assert await app.get_job(ids[-1]) == created[-1]
 
 
 async def test_a_nul_character_in_one_payload_of_a_batch_enqueues_nothing(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import pytest
+
 from conveyor.job import JobState
-from conveyor.store.base import JobFilter, Store
+from conveyor.store.base import JobFilter, NewJob, Store
 from conveyor.store.factory import open_store
 from tests.store.helpers import NOW, insert, new_job
 
@@ -277,3 +280,42 @@ async def test_insert_batch_whose_jobs_differ_in_every_column_round_trips(store:
     assert [j.concurrency_limit for j in stored] == [2, None, 2]
     assert [j.rate_key for j in stored] == ["resize", None, "resize"]
     assert [j.fairness_key for j in stored] == ["tenant-1", None, "tenant-1"]
+
+
+async def test_insert_job_chunks_is_one_insert_of_their_concatenation(store: Store) -> None:
+    # A chunk without keys, then one whose keys repeat within the batch and are held.
+    [held] = await store.insert_jobs(jobs=[new_job(idempotency_key="held")], now=NOW)
+    chunks = [
+        [new_job(payload={"n": 0}), new_job(idempotency_key="k", payload={"n": 1})],
+        [new_job(payload={"n": 2}), new_job(payload={"n": 3})],
+        [new_job(idempotency_key="k", payload={"n": 4}), new_job(idempotency_key="held")],
+        [],
+    ]
+
+    out = await store.insert_job_chunks(chunks=iter(chunks), now=NOW)
+
+    assert [i.created for i in out] == [True, True, True, True, False, False]
+    assert [i.job.payload for i in out[:4]] == [{"n": 0}, {"n": 1}, {"n": 2}, {"n": 3}]
+    assert out[4].job == out[1].job
+    assert out[5].job.id == held.job.id
+    ids = [i.job.id for i in out[:4]]
+    assert ids == sorted(ids) and len(set(ids)) == 4
+    for each in out[:4]:
+        assert await store.get_job(job_id=each.job.id) == each.job
+
+
+async def test_insert_job_chunks_inserts_nothing_when_a_later_chunk_fails(
+    store: Store,
+) -> None:
+    def chunks() -> Iterator[list[NewJob]]:
+        yield [new_job(payload={"n": n}) for n in range(3)]
+        yield [new_job(idempotency_key="k")]
+        raise RuntimeError("the third chunk is bad")
+
+    with pytest.raises(RuntimeError, match="third chunk"):
+        await store.insert_job_chunks(chunks=chunks(), now=NOW)
+
+    assert (await store.list_jobs(filter=JobFilter(), after=None, limit=10)).jobs == []
+    # The key the rolled-back chunk took is free again.
+    [again] = await store.insert_jobs(jobs=[new_job(idempotency_key="k")], now=NOW)
+    assert again.created

@@ -9,7 +9,7 @@ can freeze time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -302,6 +302,15 @@ class Store(ScheduleStore, Protocol):
 
     async def insert_jobs(self, *, jobs: Sequence[NewJob], now: datetime) -> list[Inserted]:
         """Insert many jobs in one round trip (two when idempotency keys conflict)."""
+        ...
+
+    async def insert_job_chunks(
+        self, *, chunks: Iterable[Sequence[NewJob]], now: datetime
+    ) -> list[Inserted]:
+        """Insert the jobs of every chunk, in order, as ``insert_jobs`` inserts their
+        concatenation: in one transaction, all of them or none. ``chunks`` is read lazily,
+        so a store may send one chunk before the next is built; an exception raised by
+        ``chunks`` rolls back whatever was sent and propagates."""
         ...
 
     async def claim_jobs(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import repeat
 from operator import attrgetter, itemgetter
 from typing import Any, LiteralString
 
-from conveyor.bulk import build_many
+from conveyor.bulk import build_many, fill
 from conveyor.errors import PayloadInvalid
 from conveyor.job import Job, JobState
 from conveyor.store.base import Inserted, NewJob, SqlStatement
@@ -22,7 +23,8 @@ class BatchInsertPlan:
 
     Pairing rows back to the request relies on two facts: keyed rows are matched by
     ``(task, idempotency_key)``, and unkeyed rows receive ids in input order because the
-    insert reads its input ``ORDER BY`` position.
+    insert reads its input ``ORDER BY`` position. A batch without keys (the common bulk
+    enqueue) takes ``unkeyed_sql``: nothing can conflict, and only its ids come back.
     """
 
     def __init__(
@@ -31,16 +33,32 @@ class BatchInsertPlan:
         jobs: Sequence[NewJob],
         now: datetime,
         insert_sql: LiteralString,
+        unkeyed_sql: LiteralString,
         existing_sql: LiteralString,
         encode_time: TimeEncoder,
         parse_row: RowParser,
     ) -> None:
         self._jobs = list(jobs)
         self._now = now
-        self._insert_sql = insert_sql
+        self._is_keyed = any(job.idempotency_key is not None for job in self._jobs)
+        self._insert_sql = insert_sql if self._is_keyed else unkeyed_sql
         self._existing_sql = existing_sql
         self._encode_time = encode_time
         self._parse_row = parse_row
+        self._prepared: tuple[list[Job], list[Inserted]] | None = None
+
+    def prepare(self) -> None:
+        """Build what ``finish`` returns for a batch without idempotency keys, all but the
+        ids: a store that has sent the batch builds it while the database inserts."""
+        if not self._is_keyed:
+            self._unkeyed_outcome()
+
+    def _unkeyed_outcome(self) -> tuple[list[Job], list[Inserted]]:
+        if self._prepared is None:
+            made = created_jobs(self._jobs, None, self._now)
+            out = build_many(Inserted, len(made), each={"job": made}, shared={"created": True})
+            self._prepared = made, out
+        return self._prepared
 
     def insert(self) -> SqlStatement:
         return SqlStatement(
@@ -48,9 +66,9 @@ class BatchInsertPlan:
         )
 
     def existing(self, inserted_rows: Sequence[Mapping[str, Any]]) -> SqlStatement | None:
-        wanted = {(j.task, j.idempotency_key) for j in self._jobs if j.idempotency_key}
-        if not wanted:
+        if not self._is_keyed:
             return None
+        wanted = {(j.task, j.idempotency_key) for j in self._jobs if j.idempotency_key}
         missing = wanted - {(task, key) for _, task, key in inserted(inserted_rows)}
         if not missing:
             return None
@@ -62,11 +80,12 @@ class BatchInsertPlan:
         inserted_rows: Sequence[Mapping[str, Any]],
         existing_rows: Sequence[Mapping[str, Any]],
     ) -> list[Inserted]:
-        rows = inserted(inserted_rows)
-        if not existing_rows and all(key is None for _, _, key in rows):
+        if not self._is_keyed:
             # No keys (the common bulk enqueue): ids pair with the jobs in input order.
-            made = created_jobs(self._jobs, [job_id for job_id, _, _ in rows], self._now)
-            return build_many(Inserted, len(made), each={"job": made}, shared={"created": True})
+            made, out = self._unkeyed_outcome()
+            fill(made, "id", inserted_ids(inserted_rows))
+            return out
+        rows = inserted(inserted_rows)
         new_ids = {(task, key): job_id for job_id, task, key in rows if key is not None}
         unkeyed = iter([job_id for job_id, _, key in rows if key is None])
         old_by_key = {
@@ -101,31 +120,50 @@ class BatchInsertPlan:
         ]
 
 
-def inserted(rows: Sequence[Mapping[str, Any]]) -> list[tuple[int, str, str | None]]:
-    """``(id, task, idempotency_key)`` of each row an insert statement created, by id.
+def inserted(rows: Sequence[Mapping[str, Any]]) -> list[tuple[int, str | None, str | None]]:
+    """``(id, task, idempotency_key)`` of each row insert statements created, by id.
 
-    PostgreSQL returns them as three arrays in one row, already in id order: 10,000 rows
-    cost its backend and psycopg's row factory more than the arrays do. SQLite cannot
-    aggregate what an INSERT returns, so it returns one row per job, in no set order.
+    PostgreSQL returns them as three arrays in one row per statement, already in id
+    order (a batch sent in chunks has one such row per chunk, in order): 10,000 rows cost
+    its backend and psycopg's row factory more than the arrays do. SQLite cannot aggregate
+    what an INSERT returns, so it returns one row per job, in no set order. An unkeyed
+    insert returns ids only: its task and key read as ``None``.
     """
-    if len(rows) == 1 and "ids" in rows[0]:
-        row = rows[0]
-        columns = (row["ids"] or [], row["tasks"] or [], row["idempotency_keys"] or [])
-        return list(zip(*columns, strict=True))
-    triples = [(int(r["id"]), str(r["task"]), r["idempotency_key"]) for r in rows]
+    if rows and "ids" in rows[0]:
+        triples: list[tuple[int, str | None, str | None]] = []
+        for row in rows:
+            ids = row["ids"] or []
+            if "tasks" not in row:
+                triples.extend(zip(ids, repeat(None), repeat(None)))
+                continue
+            columns = (ids, row["tasks"] or [], row["idempotency_keys"] or [])
+            triples.extend(zip(*columns, strict=True))
+        return triples
+    triples = [(int(r["id"]), r.get("task"), r.get("idempotency_key")) for r in rows]
     return sorted(triples, key=itemgetter(0))
 
 
-def created_jobs(jobs: Sequence[NewJob], ids: Sequence[int], now: datetime) -> list[Job]:
+def inserted_ids(rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """The ids an unkeyed insert created, in input order (the form of ``inserted``)."""
+    if rows and "ids" in rows[0]:
+        return [job_id for row in rows for job_id in row["ids"] or []]
+    return sorted(int(row["id"]) for row in rows)
+
+
+def created_jobs(jobs: Sequence[NewJob], ids: Sequence[int] | None, now: datetime) -> list[Job]:
     """The jobs that inserting ``jobs`` stored under ``ids``, as the store would read
     them back: built from the request, since decoding every column just written back
-    out of the rows cost more than the insert itself."""
+    out of the rows cost more than the insert itself. With ``ids=None`` every id is 0,
+    to be filled in (``bulk.fill``) once the ids are known."""
     each: dict[str, Sequence[Any]] = {
-        "id": ids,
         "payload": [dict(job.payload) for job in jobs],
         **{name: list(map(attrgetter(name), jobs)) for name in _COPIED},
     }
     shared: dict[str, Any] = {"attempt": 0, "created_at": now.astimezone(UTC)}
+    if ids is None:
+        shared["id"] = 0
+    else:
+        each["id"] = ids
     run_ats = [job.run_at for job in jobs]
     if run_ats and run_ats.count(run_ats[0]) == len(run_ats):  # one enqueue_many
         shared |= {"run_at": run_ats[0].astimezone(UTC), "state": _state(run_ats[0], now)}

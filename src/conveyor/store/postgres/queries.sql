@@ -79,6 +79,51 @@ SELECT array_agg(id ORDER BY id) AS ids, array_agg(task ORDER BY id) AS tasks,
        (SELECT count(*) FROM notified) AS notified
 FROM inserted;
 
+-- name: insert_unkeyed_jobs
+-- insert_jobs for a batch in which no job has an idempotency key: no ON CONFLICT, whose
+-- speculative insertion (a token, an arbiter index probe and a confirming WAL record per
+-- row) cost ~2 us of the ~26 us per job of backend CPU, and only the ids come back.
+WITH inserted AS (
+    INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
+                               created_at, idempotency_key, timeout_seconds, rerun_of,
+                               concurrency_key, concurrency_limit, rate_key, rate_per_second,
+                               rate_burst, fairness_key)
+    SELECT coalesce(x.task, %(shared_task)s::text),
+           coalesce(x.queue, %(shared_queue)s::text),
+           coalesce(x.state, %(shared_state)s::text),
+           x.payload,
+           coalesce(x.priority, %(shared_priority)s::integer),
+           coalesce(x.max_attempts, %(shared_max_attempts)s::integer),
+           coalesce(x.run_at, %(shared_run_at)s::timestamptz),
+           %(now)s,
+           coalesce(x.idempotency_key, %(shared_idempotency_key)s::text),
+           coalesce(x.timeout_seconds, %(shared_timeout_seconds)s::double precision),
+           coalesce(x.rerun_of, %(shared_rerun_of)s::bigint),
+           coalesce(x.concurrency_key, %(shared_concurrency_key)s::text),
+           coalesce(x.concurrency_limit, %(shared_concurrency_limit)s::integer),
+           coalesce(x.rate_key, %(shared_rate_key)s::text),
+           coalesce(x.rate_per_second, %(shared_rate_per_second)s::double precision),
+           coalesce(x.rate_burst, %(shared_rate_burst)s::double precision),
+           coalesce(x.fairness_key, %(shared_fairness_key)s::text)
+    FROM ROWS FROM (jsonb_to_recordset(%(rows)s::jsonb) AS (
+        payload jsonb, task text, queue text, state text, priority integer,
+        max_attempts integer, run_at timestamptz, idempotency_key text,
+        timeout_seconds double precision, rerun_of bigint, concurrency_key text,
+        concurrency_limit integer, rate_key text, rate_per_second double precision,
+        rate_burst double precision, fairness_key text)
+    ) WITH ORDINALITY AS x(payload, task, queue, state, priority, max_attempts, run_at,
+                           idempotency_key, timeout_seconds, rerun_of, concurrency_key,
+                           concurrency_limit, rate_key, rate_per_second, rate_burst,
+                           fairness_key, ord)
+    ORDER BY x.ord
+    RETURNING id, queue, state
+), notified AS (
+    SELECT pg_notify('conveyor_jobs', queues.queue)
+    FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'available') AS queues
+)
+SELECT array_agg(id ORDER BY id) AS ids, (SELECT count(*) FROM notified) AS notified
+FROM inserted;
+
 -- name: select_existing_jobs
 -- The jobs that hold the given (task, idempotency_key) pairs. Runs as its own statement
 -- so that it sees a conflicting row committed by a concurrent enqueue.

@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, LiteralString
 from urllib.parse import urlsplit, urlunsplit
@@ -327,10 +327,14 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
     # -- insert -------------------------------------------------------------------------
 
     def plan_insert(self, jobs: Sequence[NewJob], *, now: datetime) -> InsertPlan:
+        return self._plan_insert(jobs, now=now)
+
+    def _plan_insert(self, jobs: Sequence[NewJob], *, now: datetime) -> BatchInsertPlan:
         return BatchInsertPlan(
             jobs=jobs,
             now=now,
             insert_sql=QUERIES["insert_jobs"],
+            unkeyed_sql=QUERIES["insert_unkeyed_jobs"],
             existing_sql=QUERIES["select_existing_jobs"],
             encode_time=lambda moment: moment.isoformat(),
             parse_row=parse_row,
@@ -344,6 +348,43 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         inserted = await self._fetch(first.sql, dict(first.params))
         second = plan.existing(inserted)
         existing = [] if second is None else await self._fetch(second.sql, dict(second.params))
+        return plan.finish(inserted, existing)
+
+    async def insert_job_chunks(
+        self, *, chunks: Iterable[Sequence[NewJob]], now: datetime
+    ) -> list[Inserted]:
+        # One transaction on one connection in pipeline mode: each chunk's insert goes out
+        # as soon as it is built, so the server inserts chunk k while the caller validates
+        # and encodes chunk k + 1 (done one after the other, the two each took about half
+        # of a bulk enqueue). The results are read once everything is sent.
+        jobs: list[NewJob] = []
+        cursors: list[psycopg.AsyncCursor[Row]] = []
+        try:
+            async with (
+                self._require_pool().connection() as conn,
+                conn.transaction(),
+                conn.pipeline(),
+            ):
+                for chunk in chunks:
+                    if not chunk:
+                        continue
+                    statement = self.plan_insert(chunk, now=now).insert()
+                    cursor = conn.cursor(row_factory=dict_row)
+                    await cursor.execute(statement.sql, dict(statement.params))
+                    cursors.append(cursor)
+                    jobs.extend(chunk)
+                plan = self._plan_insert(jobs, now=now)
+                plan.prepare()  # while the server still inserts the last chunks
+                inserted = [row for cursor in cursors for row in await cursor.fetchall()]
+                existing: list[Row] = []
+                if (second := plan.existing(inserted)) is not None:
+                    cursor = conn.cursor(row_factory=dict_row)
+                    # jsonb as JSON text, as _fetch reads it (rows.decode_json).
+                    cursor.adapters.register_loader("jsonb", TextLoader)
+                    await cursor.execute(second.sql, dict(second.params))
+                    existing = await cursor.fetchall()
+        except psycopg.Error as exc:
+            raise _translate(exc, self.url) from exc
         return plan.finish(inserted, existing)
 
     # -- worker hot path ----------------------------------------------------------------

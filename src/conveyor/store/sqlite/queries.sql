@@ -61,6 +61,33 @@ ORDER BY key
 ON CONFLICT (task, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING id, task, idempotency_key;
 
+-- name: insert_unkeyed_jobs
+-- insert_jobs for a batch in which no job has an idempotency key: only the ids come back.
+INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
+                           created_at, idempotency_key, timeout_seconds, rerun_of,
+                           concurrency_key, concurrency_limit, rate_key, rate_per_second,
+                           rate_burst, fairness_key)
+SELECT coalesce(json_extract(value, '$.task'), :shared_task),
+       coalesce(json_extract(value, '$.queue'), :shared_queue),
+       coalesce(json_extract(value, '$.state'), :shared_state),
+       json_extract(value, '$.payload'),
+       coalesce(json_extract(value, '$.priority'), :shared_priority),
+       coalesce(json_extract(value, '$.max_attempts'), :shared_max_attempts),
+       coalesce(json_extract(value, '$.run_at'), :shared_run_at),
+       :now,
+       coalesce(json_extract(value, '$.idempotency_key'), :shared_idempotency_key),
+       coalesce(json_extract(value, '$.timeout_seconds'), :shared_timeout_seconds),
+       coalesce(json_extract(value, '$.rerun_of'), :shared_rerun_of),
+       coalesce(json_extract(value, '$.concurrency_key'), :shared_concurrency_key),
+       coalesce(json_extract(value, '$.concurrency_limit'), :shared_concurrency_limit),
+       coalesce(json_extract(value, '$.rate_key'), :shared_rate_key),
+       coalesce(json_extract(value, '$.rate_per_second'), :shared_rate_per_second),
+       coalesce(json_extract(value, '$.rate_burst'), :shared_rate_burst),
+       coalesce(json_extract(value, '$.fairness_key'), :shared_fairness_key)
+FROM json_each(:rows)
+ORDER BY key
+RETURNING id;
+
 -- name: select_existing_jobs
 SELECT j.* FROM conveyor_jobs j
 JOIN json_each(:keys) AS k

@@ -356,6 +356,7 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
             jobs=jobs,
             now=now,
             insert_sql=QUERIES["insert_jobs"],
+            unkeyed_sql=QUERIES["insert_unkeyed_jobs"],
             existing_sql=QUERIES["select_existing_jobs"],
             encode_time=encode_time,
             parse_row=parse_row,
@@ -380,6 +381,13 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
             if item.created and item.job.state is JobState.AVAILABLE
         )
         return outcome
+
+    async def insert_job_chunks(
+        self, *, chunks: Iterable[Sequence[NewJob]], now: datetime
+    ) -> list[Inserted]:
+        # Built whole and inserted as one batch: overlapping the two would take handing
+        # the chunks to the store's thread as they are built (not done).
+        return await self.insert_jobs(jobs=[job for chunk in chunks for job in chunk], now=now)
 
     # -- worker hot path ----------------------------------------------------------------
 
