@@ -387,8 +387,10 @@ class Conveyor:
         idempotency_keys: Sequence[str | None] | None = None,
         connection: Any = None,
     ) -> list[Job]:
-        """Enqueue many jobs of one task in one round trip. Every payload is validated
-        before anything is written: one bad payload enqueues nothing."""
+        """Enqueue many jobs of one task in one transaction: one bad payload enqueues
+        nothing. A large batch is validated and sent in chunks (``ENQUEUE_CHUNK``), so
+        the store writes one chunk while the next is validated; nothing commits unless
+        every payload is valid."""
         keys = list(idempotency_keys) if idempotency_keys is not None else [None] * len(payloads)
         if len(keys) != len(payloads):
             raise InvalidArgument("idempotency_keys", "must have one key per payload")

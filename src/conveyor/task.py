@@ -163,7 +163,7 @@ class Task(Generic[P]):
         idempotency_keys: Sequence[str | None] | None = None,
         connection: Any = None,
     ) -> list[Job]:
-        """Enqueue many jobs in one round trip; all payloads are validated first."""
+        """Enqueue many jobs in one transaction; one invalid payload enqueues nothing."""
         return await self.app.enqueue_many(
             self,
             payloads,

@@ -319,3 +319,25 @@ async def test_insert_job_chunks_inserts_nothing_when_a_later_chunk_fails(
     # The key the rolled-back chunk took is free again.
     [again] = await store.insert_jobs(jobs=[new_job(idempotency_key="k")], now=NOW)
     assert again.created
+
+
+async def test_insert_job_chunks_wakes_each_queue_once_when_it_commits(store: Store) -> None:
+    if not store.capabilities.listen_notify:
+        pytest.skip("no cross-process notifications (capabilities.listen_notify)")
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    listener = await store.listen(on_notify=heard.put_nowait)
+    try:
+        later = NOW + timedelta(hours=1)
+        chunks = [
+            [new_job(queue="a"), new_job(queue="b")],
+            [new_job(queue="a"), new_job(queue="later", run_at=later)],
+        ]
+        await store.insert_job_chunks(chunks=iter(chunks), now=NOW)
+        await store.insert_jobs(jobs=[new_job(queue="end")], now=NOW)  # a later commit
+
+        wakes = []
+        while (queue := await asyncio.wait_for(heard.get(), timeout=10)) != "end":
+            wakes.append(queue)
+        assert sorted(wakes) == ["a", "b"]
+    finally:
+        await listener.close()
