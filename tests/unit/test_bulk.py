@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conveyor.bulk import build_many
+from conveyor.bulk import build_many, fill
 from conveyor.job import Job, JobState
 from conveyor.store.base import Inserted, NewJob
 
@@ -85,3 +85,13 @@ def test_classes_it_cannot_build_are_refused() -> None:
     for cls in (Checked, NoSlots):
         with pytest.raises(TypeError):
             build_many(cls, 1, each={"n": [1]}, shared={})
+
+
+def test_fill_sets_a_field_known_only_after_the_rest() -> None:
+    built = build_many(Job, 3, each={"payload": [{}, {}, {}]}, shared={**JOB, "id": 0})
+
+    fill(built, "id", [7, 8, 9])
+
+    assert built == [Job(id=i, payload={}, **JOB) for i in (7, 8, 9)]
+    with pytest.raises(ValueError, match="2 values for 3"):
+        fill(built, "id", [1, 2])
