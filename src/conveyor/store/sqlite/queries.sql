@@ -101,13 +101,15 @@ JOIN json_each(:keys) AS k
 -- store never runs ANALYZE, and without statistics SQLite prefers conveyor_jobs_state_idx
 -- and sorts every waiting job of every queue on each claim.
 -- Paused queues are dropped from the queue list before the index is read.
+-- The state test repeats the index predicate word for word (an OR chain, not an IN list:
+-- migration 0011); SQLite uses a partial index only for a query that names its predicate.
 UPDATE conveyor_jobs
 SET state = 'running', attempt = attempt + 1, started_at = :now,
     lease_token = lower(hex(randomblob(16))), lease_expires_at = :expires_at,
     worker_id = :worker_id
 WHERE id IN (
     SELECT id FROM conveyor_jobs INDEXED BY conveyor_jobs_claim_idx
-    WHERE state IN ('available', 'scheduled', 'retrying')
+    WHERE (state = 'available' OR state = 'scheduled' OR state = 'retrying')
       AND queue IN (SELECT value FROM json_each(:queues)
                     WHERE value NOT IN (SELECT name FROM conveyor_queues WHERE paused))
       AND run_at <= :now
@@ -127,7 +129,7 @@ SET state = 'running', attempt = attempt + 1, started_at = :now,
     worker_id = :worker_id
 WHERE id IN (
     SELECT id FROM conveyor_jobs INDEXED BY conveyor_jobs_claim_any_idx
-    WHERE state IN ('available', 'scheduled', 'retrying')
+    WHERE (state = 'available' OR state = 'scheduled' OR state = 'retrying')
       AND run_at <= :now
       AND queue NOT IN (SELECT name FROM conveyor_queues WHERE paused)
       AND concurrency_key IS NULL AND rate_key IS NULL AND fairness_key IS NULL
@@ -140,7 +142,7 @@ RETURNING *;
 -- Whether any flow job waits at all: one step into conveyor_jobs_flow_group_idx (INDEXED
 -- BY pins it). Lets a plain claim skip the flow claim when there is nothing for it to do.
 SELECT 1 AS waiting FROM conveyor_jobs INDEXED BY conveyor_jobs_flow_group_idx
-WHERE state IN ('available', 'scheduled', 'retrying')
+WHERE (state = 'available' OR state = 'scheduled' OR state = 'retrying')
   AND (concurrency_key IS NOT NULL OR rate_key IS NOT NULL OR fairness_key IS NOT NULL)
 LIMIT 1;
 
@@ -582,7 +584,7 @@ SELECT 1 AS locked;
 WITH RECURSIVE flow_group(key) AS (
     SELECT (SELECT json_array(queue, concurrency_key, rate_key, fairness_key)
             FROM conveyor_jobs INDEXED BY conveyor_jobs_flow_group_idx
-            WHERE state IN ('available', 'scheduled', 'retrying')
+            WHERE (state = 'available' OR state = 'scheduled' OR state = 'retrying')
               AND (concurrency_key IS NOT NULL OR rate_key IS NOT NULL
                    OR fairness_key IS NOT NULL)
             ORDER BY 1
@@ -590,7 +592,7 @@ WITH RECURSIVE flow_group(key) AS (
     UNION ALL
     SELECT (SELECT json_array(queue, concurrency_key, rate_key, fairness_key)
             FROM conveyor_jobs INDEXED BY conveyor_jobs_flow_group_idx
-            WHERE state IN ('available', 'scheduled', 'retrying')
+            WHERE (state = 'available' OR state = 'scheduled' OR state = 'retrying')
               AND (concurrency_key IS NOT NULL OR rate_key IS NOT NULL
                    OR fairness_key IS NOT NULL)
               AND json_array(queue, concurrency_key, rate_key, fairness_key) > g.key
@@ -605,7 +607,7 @@ WITH RECURSIVE flow_group(key) AS (
     JOIN conveyor_jobs j ON j.id IN (
         SELECT id FROM conveyor_jobs INDEXED BY conveyor_jobs_flow_group_idx
         WHERE json_array(queue, concurrency_key, rate_key, fairness_key) = g.key
-          AND state IN ('available', 'scheduled', 'retrying')
+          AND (state = 'available' OR state = 'scheduled' OR state = 'retrying')
           AND (concurrency_key IS NOT NULL OR rate_key IS NOT NULL OR fairness_key IS NOT NULL)
           AND run_at <= :now
         ORDER BY priority, run_at, id

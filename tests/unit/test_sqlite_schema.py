@@ -1,0 +1,74 @@
+"""The SQLite jobs table is cheap to write and its rebuild (migration 0011) keeps its ids.
+
+SQLite evaluates a constant IN list of three or more values through a temporary b-tree,
+which a CHECK constraint or a partial index predicate builds again for every row written.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+from conveyor.store.sqlite.store import MIGRATIONS, QUERIES, SqliteStore, split_statements
+from tests.store.helpers import claim, complete, insert_many
+
+# A constant list of three or more: ``x IN ('a', 'b', 'c')``, not a subquery.
+CONSTANT_IN_LIST = re.compile(r"\bIN\s*\(\s*'[^()]*,[^()]*,[^()]*\)", re.IGNORECASE)
+
+
+async def test_jobs_table_constraints_and_indexes_hold_no_constant_in_list(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "jobs.db")
+    await store.open()
+    try:
+        await store.migrate()
+    finally:
+        await store.close()
+    with closing(sqlite3.connect(tmp_path / "jobs.db")) as conn:
+        schema = conn.execute(
+            "SELECT name, sql FROM sqlite_master"
+            " WHERE tbl_name = 'conveyor_jobs' AND type IN ('table', 'index')"
+        ).fetchall()
+
+    assert len(schema) > 5
+    assert [name for name, sql in schema if sql and CONSTANT_IN_LIST.search(sql)] == []
+
+
+def _migrate_to(path: Path, version: int) -> None:
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.execute(QUERIES["begin_migration"])
+        conn.execute(QUERIES["create_migrations_table"])
+        for migration in MIGRATIONS[:version]:
+            for statement in split_statements(migration.sql):
+                conn.execute(statement)
+            conn.execute(
+                QUERIES["record_migration"], {"version": migration.version, "name": migration.name}
+            )
+        conn.execute("COMMIT")
+
+
+async def test_rebuilding_the_jobs_table_keeps_its_data_and_never_reuses_an_id(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "jobs.db"
+    _migrate_to(path, 10)
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        jobs = await insert_many(store, 5)
+        [first] = await claim(store, limit=1)
+        await store.ack_jobs(acks=[complete(first, {"ok": True})], now=first.created_at)
+        with closing(sqlite3.connect(path)) as conn, conn:
+            conn.execute("DELETE FROM conveyor_jobs WHERE id = ?", (jobs[-1].id,))  # pruned
+        before = [await store.get_job(job_id=j.id) for j in jobs[:-1]]
+
+        assert await store.migrate() == len(MIGRATIONS)
+
+        assert [await store.get_job(job_id=j.id) for j in jobs[:-1]] == before
+        [later] = await insert_many(store, 1)
+        assert later.id > jobs[-1].id
+    finally:
+        await store.close()
