@@ -41,11 +41,11 @@ def ack_work(url: str, jobs: list[Job]) -> int:
             return 0
 
         sql = load_queries("conveyor.store.sqlite")["complete_jobs"]
+        batch = [[ack.job_id, ack.token, json.dumps(ack.result)] for ack in acks]
         with closing(sqlite3.connect(sqlite_path(url))) as conn:
             conn.set_progress_handler(tick, STEPS_PER_TICK)
-            for ack in acks:
-                params = {"id": ack.job_id, "token": ack.token, "now": encode_time(NOW)}
-                conn.execute(sql, {**params, "result": json.dumps(ack.result)}).fetchall()
+            params = {"jobs": json.dumps(batch), "now": encode_time(NOW)}
+            assert len(conn.execute(sql, params).fetchall()) == len(acks)
             conn.rollback()
         return ticks
     completions = cast(list[Completion], acks)

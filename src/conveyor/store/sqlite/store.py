@@ -135,16 +135,16 @@ def _dict_rows(cursor: sqlite3.Cursor) -> list[Row]:
     return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
 
 
-def _each(conn: sqlite3.Connection, name: str, params: Sequence[dict[str, Any]]) -> set[int]:
-    """Run a one-job fenced update (see queries.sql) for each job of a batch, inside the
-    caller's write transaction; the ids of the jobs it changed."""
-    sql = QUERIES[name]
-    changed: set[int] = set()
-    for each in params:
-        row = conn.execute(sql, each).fetchone()
-        if row is not None:
-            changed.add(int(row[0]))
-    return changed
+def _fenced(
+    conn: sqlite3.Connection, name: str, jobs: Sequence[list[Any]], params: dict[str, Any]
+) -> set[int]:
+    """Run one of the fenced batch updates of queries.sql inside the caller's write
+    transaction; ``jobs`` holds a list per job, its id and lease token first. The ids of
+    the jobs it changed."""
+    if not jobs:
+        return set()
+    rows = conn.execute(QUERIES[name], {**params, "jobs": json.dumps(jobs)})
+    return {int(row[0]) for row in rows}
 
 
 def _list_param(values: Sequence[Any] | None) -> str | None:
@@ -424,26 +424,24 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
         return claimed_jobs(rows, decode_time, stamp)
 
     async def ack_jobs(self, *, acks: Sequence[Ack], now: datetime) -> AckOutcome:
-        stamp = encode_time(now)
+        params = {"now": encode_time(now)}
         completions = [
-            {"id": a.job_id, "token": a.token, "result": json.dumps(a.result), "now": stamp}
-            for a in acks
-            if isinstance(a, Completion)
+            [a.job_id, a.token, json.dumps(a.result)] for a in acks if isinstance(a, Completion)
         ]
         failures = [
-            {
-                "id": a.job_id,
-                "token": a.token,
-                "error": json.dumps(a.error.to_json()),
-                "retry_at": None if a.retry_at is None else encode_time(a.retry_at),
-                "now": stamp,
-            }
+            [
+                a.job_id,
+                a.token,
+                json.dumps(a.error.to_json()),
+                None if a.retry_at is None else encode_time(a.retry_at),
+            ]
             for a in acks
             if isinstance(a, Failure)
         ]
 
         def run(conn: sqlite3.Connection) -> set[int]:
-            return _each(conn, "complete_jobs", completions) | _each(conn, "fail_jobs", failures)
+            done = _fenced(conn, "complete_jobs", completions, params)
+            return done | _fenced(conn, "fail_jobs", failures, params)
 
         done = await self._write(run, durable=False) if acks else set()
         return AckOutcome(
@@ -456,17 +454,19 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
     ) -> list[LeaseLost]:
         if not leases:
             return []
-        expires_at = encode_time(now + ttl)
-        params = [{"id": le.job_id, "token": le.token, "expires_at": expires_at} for le in leases]
-        held = await self._write(lambda c: _each(c, "extend_leases", params), durable=False)
+        jobs = [[le.job_id, le.token] for le in leases]
+        params = {"expires_at": encode_time(now + ttl)}
+        held = await self._write(lambda c: _fenced(c, "extend_leases", jobs, params), durable=False)
         return [LeaseLost(le.job_id, le.token) for le in leases if le.job_id not in held]
 
     async def release_jobs(self, *, leases: Sequence[Lease], now: datetime) -> list[int]:
         if not leases:
             return []
-        stamp = encode_time(now)
-        params = [{"id": le.job_id, "token": le.token, "now": stamp} for le in leases]
-        released = await self._write(lambda c: _each(c, "release_jobs", params), durable=False)
+        jobs = [[le.job_id, le.token] for le in leases]
+        params = {"now": encode_time(now)}
+        released = await self._write(
+            lambda c: _fenced(c, "release_jobs", jobs, params), durable=False
+        )
         return sorted(released)
 
     async def rescue_expired(self, *, now: datetime, limit: int) -> list[int]:

@@ -91,9 +91,7 @@ class SqliteTransaction:
 
     async def complete_job(self, lease: Lease, result: Any, now: datetime) -> bool:
         params = {
-            "id": lease.job_id,
-            "token": lease.token,
-            "result": json.dumps(result),
+            "jobs": json.dumps([[lease.job_id, lease.token, json.dumps(result)]]),
             "now": self._encode_time(now),
         }
         return await self._fenced("complete_jobs", params)
