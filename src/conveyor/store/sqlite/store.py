@@ -61,6 +61,7 @@ from conveyor.store.sqlite.flow import SqliteFlow
 from conveyor.store.sqlite.items import SqliteItemLedger
 from conveyor.store.sqlite.schedules import SqliteSchedules
 from conveyor.store.sqlite.transaction import SqliteTransaction
+from conveyor.store.sqlite.turns import WriterTurns
 from conveyor.store.sqlite.wakeup import WakeListener, WakeSender, wake_folder
 
 T = TypeVar("T")
@@ -190,6 +191,7 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
         self._conn: sqlite3.Connection | None = None
         self._wake_folder = wake_folder(self.path)
         self._wake = WakeSender(self._wake_folder)
+        self._turns = WriterTurns(self.path)
 
     @property
     def url(self) -> str:
@@ -231,6 +233,7 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
         except sqlite3.Error as exc:
             conn.close()
             raise StoreUnavailable(f"cannot open SQLite database {self.url}: {exc}") from exc
+        self._turns.open()
         return conn
 
     async def close(self) -> None:
@@ -240,6 +243,7 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
         conn, self._conn = self._conn, None
         if conn is not None:
             await self._call(conn.close)
+        await self._call(self._turns.close)
         self._executor.shutdown(wait=True)
         self._executor = None
 
@@ -266,14 +270,15 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
                 if not durable:
                     conn.execute("PRAGMA synchronous=NORMAL")
                 try:
-                    conn.execute("BEGIN IMMEDIATE")
-                    try:
-                        value = fn(conn)
-                    except BaseException:
-                        conn.execute("ROLLBACK")
-                        raise
-                    conn.execute("COMMIT")
-                    return value
+                    with self._turns.turn():
+                        conn.execute("BEGIN IMMEDIATE")
+                        try:
+                            value = fn(conn)
+                        except BaseException:
+                            conn.execute("ROLLBACK")
+                            raise
+                        conn.execute("COMMIT")
+                        return value
                 finally:
                     if not durable:
                         conn.execute("PRAGMA synchronous=FULL")
