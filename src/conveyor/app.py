@@ -428,11 +428,15 @@ class Conveyor:
         connection: Any,
     ) -> list[Inserted]:
         now = self.clock.now()
-        if connection is None and len(payloads) > ENQUEUE_CHUNK:
-            return await self._insert_chunks(
-                task, payloads, run_at, delay, priority, queue, keys, now
+
+        def build(start: int, stop: int) -> list[NewJob]:
+            return self.build_jobs(
+                task, payloads[start:stop], run_at, delay, priority, queue, keys[start:stop], now
             )
-        new_jobs = self.build_jobs(task, payloads, run_at, delay, priority, queue, keys, now)
+
+        if connection is None and len(payloads) > ENQUEUE_CHUNK:
+            return await self._insert_chunks(build, len(payloads), now)
+        new_jobs = build(0, len(payloads))
         if not new_jobs:
             return []
         if connection is not None:
@@ -447,29 +451,18 @@ class Conveyor:
         return outcome
 
     async def _insert_chunks(
-        self,
-        task: str | Task[Any],
-        payloads: Sequence[pydantic.BaseModel | Mapping[str, Any]],
-        run_at: datetime | None,
-        delay: timedelta | float | None,
-        priority: int | None,
-        queue: str | None,
-        keys: Sequence[str | None],
-        now: datetime,
+        self, build: Callable[[int, int], list[NewJob]], count: int, now: datetime
     ) -> list[Inserted]:
-        """A large batch, built and handed to the store chunk by chunk (all or nothing,
-        in one transaction): the store may write one chunk while the next is validated."""
-
-        def build(start: int) -> list[NewJob]:
-            stop = start + ENQUEUE_CHUNK
-            return self.build_jobs(
-                task, payloads[start:stop], run_at, delay, priority, queue, keys[start:stop], now
-            )
-
+        """A large batch, built (``build(start, stop)``) and handed to the store chunk by
+        chunk, all or nothing in one transaction: the store may write one chunk while the
+        next is validated."""
         # The first chunk is built before the store opens, so that a bad argument or
         # payload there fails as it always did, without touching the database.
-        first = build(0)
-        rest = (build(start) for start in range(ENQUEUE_CHUNK, len(payloads), ENQUEUE_CHUNK))
+        first = build(0, ENQUEUE_CHUNK)
+        rest = (
+            build(start, start + ENQUEUE_CHUNK)
+            for start in range(ENQUEUE_CHUNK, count, ENQUEUE_CHUNK)
+        )
         store = await self.store()
         outcome = await store.insert_job_chunks(chunks=chain([first], rest), now=now)
         self._wake_workers()
