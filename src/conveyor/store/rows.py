@@ -31,10 +31,6 @@ def decode_json(value: Any) -> Any:
     return value
 
 
-def _same(value: Any) -> Any:
-    return value
-
-
 def _errors(value: Any) -> tuple[JobError, ...]:
     if value is None or value == "[]":  # the common case: no attempt has failed yet
         return ()
@@ -145,12 +141,14 @@ def claimed_jobs_from_columns(
     each["payload"] = [decode_json(value) for value in columns["payload"]]
     each["created_at"] = [decode_time(value) for value in columns["created_at"]]
     each["lease_token"] = [str(value) for value in columns["lease_token"]]
-    for name, decode in _CLAIM_OPTIONAL_COLUMNS.items():
+    for name in _CLAIM_OPTIONAL_COLUMNS:
         values = columns.get(name, ())  # see job_from_row: older schemas lack some columns
-        if values.count(None) != len(values):
-            each[name] = [None if value is None else decode(value) for value in values]
-        else:
+        if values.count(None) == len(values):
             shared[name] = None
+        elif name in _CLAIM_JSON_COLUMNS:
+            each[name] = [None if value is None else decode_json(value) for value in values]
+        else:
+            each[name] = values
     errors = columns["errors"]
     if any(value is not None and value != "[]" for value in errors):
         each["errors"] = [_errors(value) for value in errors]
@@ -176,21 +174,22 @@ def claimed_jobs_from_columns(
     return build_many(Job, count, each=each, shared=shared)
 
 
-# Columns a claim returns that go into the Job as they are, and the optional ones that
-# need decoding when set (``.get``: see job_from_row).
+# Columns a claim returns that go into the Job as they are, and the optional ones, often
+# empty in every row (``.get``: see job_from_row); of those, the JSON ones need decoding.
 _CLAIM_PLAIN_COLUMNS = ("id", "task", "queue", "priority", "attempt", "max_attempts")
-_CLAIM_OPTIONAL_COLUMNS: dict[str, Callable[[Any], Any]] = {
-    "result": decode_json,
-    "checkpoint": decode_json,
-    "idempotency_key": _same,
-    "rerun_of": _same,
-    "timeout_seconds": _same,
-    "batch_id": _same,
-    "concurrency_key": _same,
-    "concurrency_limit": _same,
-    "rate_key": _same,
-    "fairness_key": _same,
-}
+_CLAIM_OPTIONAL_COLUMNS = (
+    "result",
+    "checkpoint",
+    "idempotency_key",
+    "rerun_of",
+    "timeout_seconds",
+    "batch_id",
+    "concurrency_key",
+    "concurrency_limit",
+    "rate_key",
+    "fairness_key",
+)
+_CLAIM_JSON_COLUMNS = frozenset({"result", "checkpoint"})
 
 
 def _progress(row: Mapping[str, Any]) -> Progress | None:
