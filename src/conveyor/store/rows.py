@@ -98,21 +98,11 @@ def job_from_row(
     )
 
 
-def claimed_jobs(
-    rows: Sequence[Mapping[str, Any]], decode_time: TimeDecoder, claim: ClaimStamp
-) -> list[Job]:
-    """The jobs a claim returned, in claim order (priority, run_at, id); each equal to
-    ``job_from_row(row, decode_time, claim)``."""
-    if not rows:
-        return []
-    columns = {name: [row[name] for row in rows] for name in rows[0]}
-    return claimed_jobs_from_columns(columns, decode_time, claim)
-
-
 def claimed_jobs_from_columns(
     columns: Mapping[str, Sequence[Any]], decode_time: TimeDecoder, claim: ClaimStamp
 ) -> list[Job]:
-    """As ``claimed_jobs``, from the claimed rows' values column by column.
+    """The jobs a claim returned, from its rows' values column by column, in claim order
+    (priority, run_at, id); each equal to ``job_from_row(row, decode_time, claim)``.
 
     Built column by column (``conveyor.bulk``): a claim returns up to a hundred rows at a
     time on the worker's hot path, and a row at a time through the frozen dataclass's

@@ -33,7 +33,8 @@ log = logging.getLogger("conveyor.store")
 
 class WriterTurns:
     """An exclusive file lock taken around each write transaction of one store connection.
-    Used from the store's one thread only."""
+    Used under the store's connection lock only: ``flock`` locks belong to the open file,
+    so two threads of one store would not exclude each other."""
 
     def __init__(self, database_path: str) -> None:
         self._path = None if database_path == ":memory:" else f"{database_path}-turns"
@@ -56,6 +57,7 @@ class WriterTurns:
 
     @contextlib.contextmanager
     def turn(self) -> Iterator[None]:
+        """Wait for the turn; hold it for the block."""
         fd = self._fd
         if fd is None:
             yield
@@ -65,3 +67,18 @@ class WriterTurns:
             yield
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def try_take(self) -> bool:
+        """Take the turn if no other store holds it, without waiting; ``give_back`` ends it."""
+        fd = self._fd
+        if fd is None:
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def give_back(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
