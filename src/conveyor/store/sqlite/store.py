@@ -144,15 +144,16 @@ def _dict_rows(cursor: sqlite3.Cursor) -> list[Row]:
 
 
 def _fenced(
-    conn: sqlite3.Connection, name: str, jobs: Sequence[list[Any]], params: dict[str, Any]
-) -> set[int]:
-    """Run one of the fenced batch updates of queries.sql inside the caller's write
-    transaction; ``jobs`` holds a list per job, its id and lease token first. The ids of
-    the jobs it changed."""
+    name: str, jobs: Sequence[list[Any]], params: dict[str, Any]
+) -> Callable[[sqlite3.Connection], set[int]]:
+    """One of the fenced batch updates of queries.sql, to run inside a write transaction;
+    ``jobs`` holds a list per job, its id and lease token first. The update returns the
+    ids of the jobs it changed. The JSON is encoded here, before the transaction takes
+    the write lock that every other writer waits for."""
     if not jobs:
-        return set()
-    rows = conn.execute(QUERIES[name], {**params, "jobs": json.dumps(jobs)})
-    return {int(row[0]) for row in rows}
+        return lambda conn: set()
+    bound = {**params, "jobs": json.dumps(jobs)}
+    return lambda conn: {int(row[0]) for row in conn.execute(QUERIES[name], bound)}
 
 
 def _list_param(values: Sequence[Any] | None) -> str | None:
@@ -526,9 +527,11 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
             if isinstance(a, Failure)
         ]
 
+        complete = _fenced("complete_jobs", completions, params)
+        fail = _fenced("fail_jobs", failures, params)
+
         def run(conn: sqlite3.Connection) -> set[int]:
-            done = _fenced(conn, "complete_jobs", completions, params)
-            return done | _fenced(conn, "fail_jobs", failures, params)
+            return complete(conn) | fail(conn)
 
         done = await self._write(run, durable=False) if acks else set()
         return AckOutcome(
@@ -543,7 +546,7 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
             return []
         jobs = [[le.job_id, le.token] for le in leases]
         params = {"expires_at": encode_time(now + ttl)}
-        held = await self._write(lambda c: _fenced(c, "extend_leases", jobs, params), durable=False)
+        held = await self._write(_fenced("extend_leases", jobs, params), durable=False)
         return [LeaseLost(le.job_id, le.token) for le in leases if le.job_id not in held]
 
     async def release_jobs(self, *, leases: Sequence[Lease], now: datetime) -> list[int]:
@@ -551,9 +554,7 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
             return []
         jobs = [[le.job_id, le.token] for le in leases]
         params = {"now": encode_time(now)}
-        released = await self._write(
-            lambda c: _fenced(c, "release_jobs", jobs, params), durable=False
-        )
+        released = await self._write(_fenced("release_jobs", jobs, params), durable=False)
         return sorted(released)
 
     async def rescue_expired(self, *, now: datetime, limit: int) -> list[int]:
