@@ -47,6 +47,12 @@ class BatchInsertPlan:
         self._parse_row = parse_row
         self._prepared: tuple[list[Job], list[Inserted]] | None = None
 
+    @property
+    def keyed(self) -> bool:
+        """Whether any job has an idempotency key: only then can ``existing`` return a
+        statement, and only then does it read the inserted rows."""
+        return self._is_keyed
+
     def prepare(self) -> None:
         """Build what ``finish`` returns for a batch without idempotency keys, all but the
         ids: a store that has sent the batch builds it while the database inserts."""

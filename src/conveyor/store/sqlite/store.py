@@ -139,8 +139,20 @@ class _MustWait(Exception):
 
 
 def _dict_rows(cursor: sqlite3.Cursor) -> list[Row]:
-    names = [d[0] for d in cursor.description or ()]
-    return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    return _Fetched(cursor).dicts()
+
+
+class _Fetched:
+    """A statement's rows as fetched (tuples), turned into dicts on demand: inside a write
+    transaction only what must be read there is converted, the rest after the commit."""
+
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self.names = [d[0] for d in cursor.description or ()]
+        self.rows: list[tuple[Any, ...]] = cursor.fetchall()
+
+    def dicts(self) -> list[Row]:
+        names = self.names
+        return [dict(zip(names, values, strict=True)) for values in self.rows]
 
 
 def _fenced(
@@ -447,13 +459,16 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
         first = plan.insert()
         plan.prepare()
 
-        def run(conn: sqlite3.Connection) -> tuple[list[Row], list[Row]]:
-            inserted = _dict_rows(conn.execute(first.sql, first.params))
-            second = plan.existing(inserted)
+        def run(conn: sqlite3.Connection) -> tuple[_Fetched, list[Row]]:
+            inserted = _Fetched(conn.execute(first.sql, first.params))
+            if not plan.keyed:  # nothing can conflict: no need for the rows as dicts here
+                return inserted, []
+            second = plan.existing(inserted.dicts())
             existing = [] if second is None else _dict_rows(conn.execute(second.sql, second.params))
             return inserted, existing
 
-        outcome = plan.finish(*await self._write(run))
+        inserted, existing = await self._write(run)
+        outcome = plan.finish(inserted.dicts(), existing)
         self._wake_queues(
             item.job.queue
             for item in outcome
