@@ -86,8 +86,8 @@ def context(document: dict[str, Any]) -> str:
     m = document["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in sorted(document["versions"].items()))
     shared = (
-        " The machine was shared with other work while it ran, so figures are noisy;"
-        " compare within one run."
+        " The machine is a virtual machine on a shared host whose speed drifts from"
+        " minute to minute, so figures are noisy; compare within one run."
         if m.get("shared")
         else ""
     )
