@@ -134,6 +134,18 @@ def _enable_wal(conn: sqlite3.Connection, busy_timeout: timedelta) -> None:
             time.sleep(0.005)
 
 
+def _committed(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """``fn`` inside the transaction the caller began: committed, or rolled back if it
+    raises."""
+    try:
+        value = fn(conn)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return value
+
+
 class _MustWait(Exception):
     """A lifecycle write could not run at once (SqliteStore._write_now)."""
 
@@ -305,13 +317,7 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
                 try:
                     with self._turns.turn():
                         conn.execute("BEGIN IMMEDIATE")
-                        try:
-                            value = fn(conn)
-                        except BaseException:
-                            conn.execute("ROLLBACK")
-                            raise
-                        conn.execute("COMMIT")
-                        return value
+                        return _committed(conn, fn)
                 finally:
                     if not durable:
                         conn.execute("PRAGMA synchronous=FULL")
@@ -327,7 +333,8 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
 
         Handed to the store's thread, a claim or an ack held SQLite's write lock while
         that thread waited for the GIL behind the event loop's handlers, and every other
-        process waited with it: run here, W1 on SQLite drained 10-20% faster. Only what
+        process waited with it: run here when they can, the two workers of a W1-like run
+        held the lock 12% less (docs/benchmarks.md, "This round"). Only what
         needs no waiting runs here, so the event loop never blocks on another writer (a
         handler's open ``ctx.transaction()`` holds SQLite's lock and needs this very
         loop to finish).
@@ -350,13 +357,7 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
                         raise
                     finally:
                         conn.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
-                    try:
-                        value = fn(conn)
-                    except BaseException:
-                        conn.execute("ROLLBACK")
-                        raise
-                    conn.execute("COMMIT")
-                    return value
+                    return _committed(conn, fn)
                 finally:
                     conn.execute("PRAGMA synchronous=FULL")
             except sqlite3.Error as exc:
