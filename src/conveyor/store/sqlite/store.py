@@ -128,8 +128,7 @@ def _enable_wal(conn: sqlite3.Connection, busy_timeout: timedelta) -> None:
             conn.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as exc:
-            busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
-            if not busy or time.monotonic() >= deadline:
+            if not _is_busy(exc) or time.monotonic() >= deadline:
                 raise
             time.sleep(0.005)
 
@@ -144,6 +143,11 @@ def _committed(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) 
         raise
     conn.execute("COMMIT")
     return value
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    """Whether SQLite refused for a lock another connection holds (any SQLITE_BUSY code)."""
+    return exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
 
 
 class _MustWait(Exception):
@@ -352,7 +356,7 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
                     try:
                         conn.execute("BEGIN IMMEDIATE")
                     except sqlite3.OperationalError as exc:
-                        if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
+                        if _is_busy(exc):
                             raise _MustWait from None
                         raise
                     finally:
