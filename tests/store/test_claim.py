@@ -16,7 +16,7 @@ import pytest
 from conveyor.job import JobState, Progress
 from conveyor.store.base import JobFilter, Store
 from conveyor.store.factory import open_store
-from conveyor.store.postgres.store import PostgresStore
+from conveyor.store.postgres.store import _WITH_FLOW_PROBE, PostgresStore
 from conveyor.store.sql import load_queries
 from conveyor.store.sqlite.store import encode_time
 from tests.store.helpers import (
@@ -396,8 +396,15 @@ async def test_the_flow_probe_takes_one_step_into_the_flow_index(
         conn.execute("SET enable_sort = off")
         conn.execute("SET jit = off")
         plan = "\n".join(str(row[0]) for row in conn.execute("EXPLAIN " + sql).fetchall())
-    assert "Index Scan using conveyor_jobs_flow_group_idx" in plan, plan
-    assert "Seq Scan" not in plan and "Sort" not in plan, plan
+        assert "Index Scan using conveyor_jobs_flow_group_idx" in plan, plan
+        assert "Seq Scan" not in plan and "Sort" not in plan, plan
+        # The probe as it runs, inside each plain claim statement: still one index step.
+        params = {"limit": 10, "now": NOW, "expires_at": NOW, "worker_id": "w", "queues": ["a"]}
+        for claim in _WITH_FLOW_PROBE.values():
+            explained = conn.execute("EXPLAIN " + claim, params).fetchall()
+            plan = "\n".join(str(row[0]) for row in explained)
+            assert "Index Scan using conveyor_jobs_flow_group_idx" in plan, plan
+            assert "Seq Scan on conveyor_jobs " not in plan, plan
 
 
 async def test_only_the_claim_connections_commit_without_waiting_for_the_wal_flush(
