@@ -9,6 +9,7 @@ that is rolled back, so the same backlog is measured again after it shrinks.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from contextlib import closing
 from typing import Any, LiteralString, cast
@@ -17,7 +18,7 @@ import psycopg
 
 from conveyor.store.base import Store
 from conveyor.store.factory import open_store, sqlite_path
-from conveyor.store.postgres.store import _configure_claim_connection
+from conveyor.store.postgres.store import _WITH_FLOW_PROBE, _configure_claim_connection
 from conveyor.store.sql import load_queries
 from conveyor.store.sqlite.store import encode_time
 from tests.store.helpers import NOW, TTL, insert, is_sqlite_url, new_job
@@ -128,3 +129,45 @@ async def test_plain_claim_connections_compile_nothing_per_claim(pg_url: str) ->
             document = row[0] if isinstance(row[0], list) else json.loads(row[0])
             assert pg_rows_read(document[0]["Plan"]) > 0  # it did claim
             assert "JIT" not in document[0], (name, document[0]["JIT"])
+
+
+async def test_plain_claims_are_planned_once_per_connection(pg_url: str) -> None:
+    """PostgreSQL only: a claim connection plans each claim statement once, however the
+    statistics look, and that one plan still takes the claimed rows by primary key. With
+    the default plan cache mode, statistics made PostgreSQL plan claims afresh each time
+    (a sixth of a claim's backend CPU), and a generic plan left to itself hashed a scan
+    of the whole table."""
+    store = await open_store(pg_url, migrate=True)
+    try:
+        for queue in ("a", "b", "c"):
+            await insert(store, *(new_job(queue=queue) for _ in range(700)))
+    finally:
+        await store.close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE conveyor_jobs")
+    values = {"limit": "10", "now": f"'{NOW.isoformat()}'", "expires_at": f"'{NOW.isoformat()}'"}
+    values |= {"worker_id": "'w'", "queues": "'{b}'"}
+    async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
+        await _configure_claim_connection(conn)
+        for name, sql in _WITH_FLOW_PROBE.items():
+            # The store's statement, as a server-side prepared statement (psycopg prepares
+            # it the same way after a few executions) that EXPLAIN can execute.
+            names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", sql)))
+            text = sql
+            for number, param in enumerate(names, start=1):
+                text = text.replace(f"%({param})s", f"${number}")
+            await conn.execute(cast(LiteralString, f"PREPARE {name} AS {text}"))
+            arguments = ", ".join(values[n] for n in names)
+            execute = f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE {name} ({arguments})"
+            for _ in range(6):  # past the five custom plans the default mode starts with
+                async with conn.transaction(force_rollback=True):
+                    cur = await conn.execute(cast(LiteralString, execute))
+                    row = await cur.fetchone()
+            assert row is not None
+            document = row[0] if isinstance(row[0], list) else json.loads(row[0])
+            assert 0 < pg_rows_read(document[0]["Plan"]) <= 30, (name, document)
+            cur = await conn.execute(
+                "SELECT custom_plans, generic_plans FROM pg_prepared_statements WHERE name = %s",
+                (name,),
+            )
+            assert await cur.fetchone() == (0, 6), name

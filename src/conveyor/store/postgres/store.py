@@ -121,6 +121,15 @@ async def _configure_claim_connection(conn: psycopg.AsyncConnection[Any]) -> Non
     # A priced-out sort puts every claim plan's cost past jit_above_cost: with JIT on,
     # each claim compiled its plan to machine code first (~300 ms on a 2-core machine).
     await conn.execute("SET jit = off")
+    # Planned once per connection, not per claim. Once statistics exist, PostgreSQL's
+    # default (auto) often judges a custom plan cheaper for the claim and then plans it
+    # afresh on every execution: a sixth of a claim's backend CPU went to the planner.
+    # Without the limit's value a generic plan may expect many picked rows and update
+    # them by hashing a scan of the whole table; with hash and merge joins priced out it
+    # is the custom plan's shape, one primary-key lookup per picked job.
+    await conn.execute("SET plan_cache_mode = force_generic_plan")
+    await conn.execute("SET enable_hashjoin = off")
+    await conn.execute("SET enable_mergejoin = off")
     # psycopg hands timestamps back in the session's zone: for 'UTC' that is
     # datetime.timezone.utc, which the store keeps as it is; for a named zone (even
     # 'Etc/UTC') a ZoneInfo that every value must be converted from, twice the decoding.
