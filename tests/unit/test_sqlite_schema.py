@@ -18,16 +18,21 @@ from tests.store.helpers import claim, complete, insert_many
 CONSTANT_IN_LIST = re.compile(r"\bIN\s*\(\s*'[^()]*,[^()]*,[^()]*\)", re.IGNORECASE)
 
 
-async def test_jobs_table_constraints_and_indexes_hold_no_constant_in_list(
-    tmp_path: Path,
-) -> None:
-    store = SqliteStore(tmp_path / "jobs.db")
+async def _migrated(folder: Path) -> Path:
+    """A SQLite store's database file, migrated to the latest version."""
+    store = SqliteStore(folder / "jobs.db")
     await store.open()
     try:
         await store.migrate()
     finally:
         await store.close()
-    with closing(sqlite3.connect(tmp_path / "jobs.db")) as conn:
+    return folder / "jobs.db"
+
+
+async def test_jobs_table_constraints_and_indexes_hold_no_constant_in_list(
+    tmp_path: Path,
+) -> None:
+    with closing(sqlite3.connect(await _migrated(tmp_path))) as conn:
         schema = conn.execute(
             "SELECT name, sql FROM sqlite_master"
             " WHERE tbl_name = 'conveyor_jobs' AND type IN ('table', 'index')"
@@ -83,14 +88,8 @@ async def test_every_index_of_the_jobs_table_is_read_by_some_statement(tmp_path:
     """Each index is written under SQLite's one write lock on every insert (and, if it
     holds a changed column, every update): one that no statement's plan reads is cost
     without use. Asks SQLite's planner for the plan of every statement of the store."""
-    store = SqliteStore(tmp_path / "jobs.db")
-    await store.open()
-    try:
-        await store.migrate()
-    finally:
-        await store.close()
     read: set[str] = set()
-    with closing(sqlite3.connect(tmp_path / "jobs.db")) as conn:
+    with closing(sqlite3.connect(await _migrated(tmp_path))) as conn:
         for sql in QUERIES.values():
             for statement in split_statements(sql):
                 names = set(re.findall(r":(\w+)", statement))
