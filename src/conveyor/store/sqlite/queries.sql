@@ -205,6 +205,7 @@ WHERE conveyor_jobs.id = json_extract(a.value, '$[0]')
 RETURNING conveyor_jobs.id;
 
 -- name: rescue_expired
+-- "state <> 'completed'" is the state index's predicate, repeated so that SQLite reads it.
 UPDATE conveyor_jobs
 SET state = CASE WHEN attempt < max_attempts THEN 'available' ELSE 'failed' END,
     finished_at = CASE WHEN attempt < max_attempts THEN NULL ELSE :now END,
@@ -217,7 +218,7 @@ SET state = CASE WHEN attempt < max_attempts THEN 'available' ELSE 'failed' END,
     lease_token = NULL, lease_expires_at = NULL
 WHERE id IN (
     SELECT id FROM conveyor_jobs
-    WHERE state = 'running' AND lease_expires_at < :now
+    WHERE state = 'running' AND lease_expires_at < :now AND state <> 'completed'
     ORDER BY lease_expires_at
     LIMIT :limit
 )
@@ -273,10 +274,11 @@ WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('failed', 'cancell
 RETURNING *;
 
 -- name: retry_failed
+-- "state <> 'completed'" is the state index's predicate, repeated so that SQLite reads it.
 UPDATE conveyor_jobs
 SET state = 'available', run_at = :now, finished_at = NULL,
     max_attempts = max(max_attempts, attempt + 1)
-WHERE state = 'failed'
+WHERE state = 'failed' AND state <> 'completed'
   AND (:tasks IS NULL OR task IN (SELECT value FROM json_each(:tasks)))
   AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
   AND (:ids IS NULL OR id IN (SELECT value FROM json_each(:ids)))
@@ -344,8 +346,10 @@ GROUP BY 1, 2
 ORDER BY 1;
 
 -- name: oldest_waiting
+-- "state <> 'completed'" is the state index's predicate, repeated so that SQLite reads it.
 SELECT min(run_at) AS run_at FROM conveyor_jobs
-WHERE state IN ('available', 'scheduled', 'retrying') AND run_at <= :now;
+WHERE state IN ('available', 'scheduled', 'retrying') AND run_at <= :now
+  AND state <> 'completed';
 
 -- name: notify_queues
 -- SQLite has no cross-process NOTIFY: the store wakes in-process workers instead, and this
@@ -707,6 +711,7 @@ RETURNING name;
 
 -- name: list_queues
 -- See the PostgreSQL query of the same name.
+-- "state <> 'completed'" is the state index's predicate, repeated so that SQLite reads it.
 WITH counted AS (
     SELECT queue,
            count(*) FILTER (WHERE state = 'available') AS available,
@@ -718,6 +723,7 @@ WITH counted AS (
                                  AND run_at <= :now) AS oldest_waiting_run_at
     FROM conveyor_jobs
     WHERE state IN ('available', 'scheduled', 'running', 'retrying', 'failed')
+      AND state <> 'completed'
     GROUP BY queue
 ), names AS (
     SELECT queue AS name FROM counted UNION SELECT name FROM conveyor_queues
