@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conveyor.worker.scaling import target_concurrency
+from conveyor.worker.scaling import next_prefetch, target_concurrency
 
 
 @pytest.mark.parametrize(
@@ -69,3 +69,39 @@ def test_target_is_bounded_and_matches_the_design(
         backlog + 1, max_concurrency=max_concurrency, scaling_threshold=scaling_threshold
     )
     assert target <= more <= target + 1, "one more waiting job adds at most one executor"
+
+
+def test_prefetch_covers_twice_the_runs_that_end_during_a_claim() -> None:
+    # 10,000 runs a second end 10 during a 1 ms claim; 20 kept ready cover it twice.
+    assert prefetch(0, rate=10_000, claim=0.001) == 20
+
+
+def test_no_prefetch_for_jobs_that_outlast_a_round_trip() -> None:
+    # 10 slots of one-second jobs: 0.02 runs end during a 1 ms claim.
+    assert prefetch(0, rate=10, claim=0.001) == 0
+
+
+def test_prefetch_halves_after_a_claim_that_needed_none() -> None:
+    assert prefetch(40, rate=0, claim=0.001) == 20
+    assert prefetch(1, rate=0, claim=0.001) == 0
+
+
+def test_prefetch_is_capped_and_can_be_turned_off() -> None:
+    assert prefetch(0, rate=1e6, claim=0.001) == 100
+    assert prefetch(90, rate=1e6, claim=0.001, cap=0) == 0
+    with pytest.raises(ValueError, match="negative"):
+        prefetch(0, rate=1, claim=0.001, cap=-1)
+
+
+@given(
+    previous=st.integers(min_value=0, max_value=1000),
+    rate=st.floats(min_value=0, max_value=1e6),
+    claim=st.floats(min_value=0, max_value=10),
+    cap=st.integers(min_value=0, max_value=1000),
+)
+def test_prefetch_stays_within_its_cap(previous: int, rate: float, claim: float, cap: int) -> None:
+    assert 0 <= prefetch(previous, rate=rate, claim=claim, cap=cap) <= cap
+
+
+def prefetch(previous: int, *, rate: float, claim: float, cap: int = 100) -> int:
+    return next_prefetch(previous, ended_per_second=rate, claim_seconds=claim, max_prefetch=cap)

@@ -1,7 +1,8 @@
 """Worker: claims jobs in batches, runs them on a scaling pool of executors, acks in batches.
 
 Parts, all on one asyncio loop: the fetch loop claims as many jobs as there are free
-slots in one statement and feeds a bounded channel; executors (between 1 and
+slots, plus a few to keep ready when jobs are short, in one statement and feeds a bounded
+channel; executors (between 1 and
 ``max_concurrency``, following the backlog) run jobs from it; the ``AckBuffer`` writes
 outcomes in batches; the heartbeat loop extends every held lease in one statement and
 cancels jobs whose lease was lost; the rescue loop returns other workers' expired leases.
@@ -29,7 +30,7 @@ from conveyor.job import Job, Lease
 from conveyor.store.base import Ack, Failure, Store
 from conveyor.worker.acker import AckBuffer
 from conveyor.worker.executor import execute
-from conveyor.worker.scaling import target_concurrency
+from conveyor.worker.scaling import next_prefetch, target_concurrency
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
@@ -53,6 +54,10 @@ class WorkerOptions:
         idle_timeout: an idle executor above the minimum retires after this (default 5 s).
         max_jobs: stop (gracefully) after this many jobs, ``None`` for never (default);
             the supervisor then starts a fresh process.
+        max_prefetch: most claimed jobs kept waiting for a slot beyond
+            ``max_concurrency``; ``None`` (default) is ``max_concurrency``, 0 turns
+            prefetching off. The worker keeps only as many as finish during a claim's
+            round trip (``scaling.next_prefetch``): none for jobs that run long.
     """
 
     queues: Sequence[str] | None = None
@@ -65,6 +70,7 @@ class WorkerOptions:
     drain_timeout: timedelta = timedelta(seconds=30)
     idle_timeout: timedelta = timedelta(seconds=5)
     max_jobs: int | None = None
+    max_prefetch: int | None = None
 
     @property
     def heartbeat_every(self) -> float:
@@ -92,6 +98,8 @@ class Worker:
         self._stopped = asyncio.Event()
         self._executors: set[asyncio.Task[None]] = set()
         self._busy = 0
+        self._runs_ended = 0  # every run that gave its slot back, for next_prefetch
+        self._prefetch = 0  # claimed jobs to keep waiting beyond the slots, for now
         self._idle = asyncio.Event()
         self._idle.set()
         self._acks: AckBuffer | None = None
@@ -108,6 +116,11 @@ class Worker:
     @property
     def running_count(self) -> int:
         return self._busy
+
+    @property
+    def held_count(self) -> int:
+        """Jobs this worker holds a lease on now: running, or claimed and waiting."""
+        return len(self._held)
 
     @property
     def acked_count(self) -> int:
@@ -187,15 +200,21 @@ class Worker:
 
     async def _fetch_loop(self, store: Store) -> None:
         options = self.options
+        max_prefetch = (
+            options.max_concurrency if options.max_prefetch is None else options.max_prefetch
+        )
+        loop = asyncio.get_running_loop()
+        last_claim_at, ended_by_then = loop.time(), 0
         while not self._stopping.is_set():
             # Clear before claiming, not after: a wake-up that arrives while the claim is in
             # flight (an enqueue that committed after the claim's snapshot) must survive it.
             self._wake.clear()
-            free = options.max_concurrency - len(self._held)
+            free = options.max_concurrency + self._prefetch - len(self._held)
             if options.max_jobs is not None:  # do not claim what we would not run
                 free = min(free, options.max_jobs - self.completed - len(self._held))
             claimed: list[Job] = []
             if free > 0:
+                began, ended = loop.time(), self._runs_ended
                 try:
                     claimed = await store.claim_jobs(
                         queues=options.queues,
@@ -206,6 +225,13 @@ class Worker:
                     )
                 except ConveyorError as exc:
                     log.error("claim failed, retrying after the poll interval: %s", exc)
+                self._prefetch = next_prefetch(
+                    self._prefetch,
+                    ended_per_second=(ended - ended_by_then) / max(began - last_claim_at, 1e-6),
+                    claim_seconds=loop.time() - began,
+                    max_prefetch=max_prefetch,
+                )
+                last_claim_at, ended_by_then = began, ended
                 for job in claimed:
                     lease = job.lease
                     if lease is None:
@@ -318,6 +344,7 @@ class Worker:
                     self._acks.add(ack)
         finally:
             self._busy -= 1
+            self._runs_ended += 1
             if self._busy == 0:
                 self._idle.set()
         self._maybe_wake_fetcher()
@@ -336,9 +363,13 @@ class Worker:
 
     def _maybe_wake_fetcher(self) -> None:
         # Claiming one job per completion would be one round trip per job: wait until
-        # half the slots are free, or until the executors would otherwise go idle.
-        free = self.options.max_concurrency - len(self._held)
-        if free >= max(1, self.options.max_concurrency // 2) or self._channel.empty():
+        # half the slots are free, or until the jobs kept ready run low (with none kept:
+        # until the executors would otherwise go idle).
+        free = self.options.max_concurrency + self._prefetch - len(self._held)
+        if (
+            free >= max(1, self.options.max_concurrency // 2)
+            or self._channel.qsize() <= self._prefetch // 2
+        ):
             self._wake.set()
 
     def _on_ack_lost(self, lost: LeaseLost) -> None:
