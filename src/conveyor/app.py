@@ -13,7 +13,7 @@ from typing import Any, TypeVar, overload
 import pydantic
 
 from conveyor.batch import plan_batch
-from conveyor.bulk import build_many
+from conveyor.bulk import build_many, collector_paused
 from conveyor.clock import Clock, SystemClock
 from conveyor.errors import (
     ConfigurationError,
@@ -430,9 +430,17 @@ class Conveyor:
         now = self.clock.now()
 
         def build(start: int, stop: int) -> list[NewJob]:
-            return self.build_jobs(
-                task, payloads[start:stop], run_at, delay, priority, queue, keys[start:stop], now
-            )
+            with collector_paused():  # a chunk of payloads, models and jobs at once
+                return self.build_jobs(
+                    task,
+                    payloads[start:stop],
+                    run_at,
+                    delay,
+                    priority,
+                    queue,
+                    keys[start:stop],
+                    now,
+                )
 
         if connection is None and len(payloads) > ENQUEUE_CHUNK:
             return await self._insert_chunks(build, len(payloads), now)

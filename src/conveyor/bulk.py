@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import repeat
 from typing import Any, TypeVar
 
@@ -36,6 +38,38 @@ def build_many(
         raise TypeError(f"{cls.__name__} has no fields {sorted(unknown)}")
     if count < _COLUMNS_FROM:
         return _one_by_one(cls, count, fields, each, shared)
+    with collector_paused():
+        return _by_columns(cls, count, fields, setters, each, shared)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Hold the cyclic garbage collector off while a batch of objects is built.
+
+    The collector runs after every 700 new container objects, and as the batch ages it
+    walks every object alive: building the jobs of a 10,000-job enqueue set off enough
+    of those walks to take a third of the enqueue's CPU. A batch of jobs holds no
+    reference cycles, so the walks find nothing; the collector runs again as usual once
+    the batch is built. Left alone if it was off already.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _by_columns(
+    cls: type[T],
+    count: int,
+    fields: tuple[dataclasses.Field[Any], ...],
+    setters: Mapping[str, Any],
+    each: Mapping[str, Sequence[Any]],
+    shared: Mapping[str, Any],
+) -> list[T]:
     instances: list[T] = list(map(object.__new__, repeat(cls, count)))
     for field in fields:
         values: Iterable[Any]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from conveyor.bulk import build_many, fill
+from conveyor.bulk import build_many, collector_paused, fill
 from conveyor.job import Job, JobState
 from conveyor.store.base import Inserted, NewJob
 
@@ -95,3 +96,34 @@ def test_fill_sets_a_field_known_only_after_the_rest() -> None:
     assert built == [Job(id=i, payload={}, **JOB) for i in (7, 8, 9)]
     with pytest.raises(ValueError, match="2 values for 3"):
         fill(built, "id", [1, 2])
+
+
+def test_the_collector_is_off_while_a_batch_is_built_and_on_again_after() -> None:
+    seen: list[bool] = []
+
+    def factory() -> dict[str, Any]:
+        seen.append(gc.isenabled())
+        return {}
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Row:
+        n: int
+        extra: dict[str, Any] = dataclasses.field(default_factory=factory)
+
+    build_many(Row, 100, each={"n": list(range(100))}, shared={})
+    assert seen == [False] * 100
+    assert gc.isenabled()
+
+
+def test_the_collector_comes_back_after_an_error_and_stays_off_if_it_was() -> None:
+    with pytest.raises(RuntimeError), collector_paused():
+        assert not gc.isenabled()
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled(), "a collector the caller turned off stays off"
+    finally:
+        gc.enable()

@@ -9,7 +9,7 @@ from itertools import repeat
 from operator import attrgetter, itemgetter
 from typing import Any, LiteralString
 
-from conveyor.bulk import build_many, fill
+from conveyor.bulk import build_many, collector_paused, fill
 from conveyor.errors import PayloadInvalid
 from conveyor.job import Job, JobState
 from conveyor.store.base import Inserted, NewJob, SqlStatement
@@ -57,7 +57,8 @@ class BatchInsertPlan:
         """Build what ``finish`` returns for a batch without idempotency keys, all but the
         ids: a store that has sent the batch builds it while the database inserts."""
         if not self._is_keyed:
-            self._unkeyed_outcome()
+            with collector_paused():
+                self._unkeyed_outcome()
 
     def _unkeyed_outcome(self) -> tuple[list[Job], list[Inserted]]:
         if self._prepared is None:
@@ -67,9 +68,9 @@ class BatchInsertPlan:
         return self._prepared
 
     def insert(self) -> SqlStatement:
-        return SqlStatement(
-            self._insert_sql, insert_params(self._jobs, self._now, self._encode_time)
-        )
+        with collector_paused():
+            params = insert_params(self._jobs, self._now, self._encode_time)
+        return SqlStatement(self._insert_sql, params)
 
     def existing(self, inserted_rows: Sequence[Mapping[str, Any]]) -> SqlStatement | None:
         if not self._is_keyed:
