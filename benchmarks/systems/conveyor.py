@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 
@@ -112,8 +113,13 @@ class ConveyorSystem(System):
                 conn.execute("VACUUM ANALYZE conveyor_jobs")
         else:
             path = self.url.removeprefix("sqlite:///")
+            # A day old, as on PostgreSQL: within the default retention of 30 days. Older
+            # history is deleted by the workers' maintenance loop, 1,000 rows at a time,
+            # and W6 would time that deletion instead of drains over a history.
+            day_ago = datetime.now(UTC) - timedelta(days=1)
+            moment = day_ago.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
             with sqlite3.connect(path) as conn:
-                conn.execute(SEED_SQLITE, {"count": count})
+                conn.execute(SEED_SQLITE, {"count": count, "moment": moment})
                 conn.execute("ANALYZE")
 
     async def versions(self) -> dict[str, str]:
@@ -137,7 +143,6 @@ WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < :count)
 INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, attempt,
                            run_at, created_at, started_at, finished_at)
 SELECT 'bench.noop', 'default', 'completed', json_object('i', n), 0, 3, 1,
-       '2020-01-01 00:00:00.000000', '2020-01-01 00:00:00.000000',
-       '2020-01-01 00:00:00.000000', '2020-01-01 00:00:00.000000'
+       :moment, :moment, :moment, :moment
 FROM g
 """
