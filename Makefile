@@ -32,7 +32,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
-# Conveyor beside PgQueuer, Procrastinate and Celery (Redis at 127.0.0.1:6379); ~25 min.
+# Conveyor beside PgQueuer, Procrastinate and Celery (Redis at 127.0.0.1:6379); 5-10 min.
 # BENCH_ARGS=--quick for a short run, or e.g. BENCH_ARGS='-w W1 W2 -s conveyor-postgres pgqueuer';
 # a partial run writes benchmarks/results/partial.json and leaves the published tables alone.
 bench: $(STAMP)
