@@ -1,11 +1,11 @@
 """Worker: claims jobs in batches, runs them on a scaling pool of executors, acks in batches.
 
 Parts, all on one asyncio loop: the fetch loop claims as many jobs as there are free
-slots, plus a few to keep ready when jobs are short, in one statement and feeds a bounded
-channel; executors (between 1 and
-``max_concurrency``, following the backlog) run jobs from it; the ``AckBuffer`` writes
-outcomes in batches; the heartbeat loop extends every held lease in one statement and
-cancels jobs whose lease was lost; the rescue loop returns other workers' expired leases.
+slots (plus a few to keep ready when jobs are short) in one statement and feeds a bounded
+channel; executors (between 1 and ``max_concurrency``, following the backlog) run jobs
+from it; the ``AckBuffer`` writes outcomes in batches; the heartbeat loop extends every
+held lease in one statement and cancels jobs whose lease was lost; the rescue loop
+returns other workers' expired leases.
 ``stop()`` drains: no more claims, running jobs get ``drain_timeout`` to finish, whatever
 is left is handed back to the queue at once.
 """
