@@ -66,3 +66,41 @@ def test_unreachable_database_fails_fast_without_a_traceback(tmp_path: Path) -> 
     assert done.returncode == 1
     assert "127.0.0.1" in done.stderr and "secret" not in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _startup_line(cli_env: dict[str, str], tmp_path: Path, *args: str) -> str:
+    """What ``conveyor worker *args`` says when it starts (whitespace folded), then stop it."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "conveyor.cli", "worker", "--no-scheduler", *args],
+        cwd=tmp_path,
+        env={**cli_env, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            said = ""
+            for line in proc.stdout:  # the line may wrap; it ends with "scheduler)"
+                said += " " + line.strip()
+                if "scheduler)" in said:
+                    return " ".join(said.split())
+            raise AssertionError(f"the worker stopped before saying it started: {said!r}")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+
+
+def test_worker_prefetch_option_reaches_the_worker_and_refuses_negatives(
+    conveyor: Cli, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    assert conveyor("migrate").returncode == 0
+    assert "(concurrency 3, prefetch up to 3, no scheduler)" in _startup_line(
+        cli_env, tmp_path, "--concurrency", "3"
+    )
+    assert "(concurrency 3, no prefetch, no scheduler)" in _startup_line(
+        cli_env, tmp_path, "--concurrency", "3", "--max-prefetch", "0"
+    )
+    assert "prefetch up to 7," in _startup_line(cli_env, tmp_path, "--max-prefetch", "7")
+    refused = conveyor("worker", "--max-prefetch", "-1")
+    assert refused.returncode == 2 and "--max-prefetch" in refused.stderr

@@ -179,6 +179,12 @@ cli.add_command(batches)
 @cli.command()
 @click.option("--queues", help="Comma-separated queues to serve (default: all).")
 @click.option("--concurrency", type=int, default=10, show_default=True, help="Most jobs at once.")
+@click.option(
+    "--max-prefetch",
+    type=click.IntRange(min=0),
+    help="Most claimed jobs kept ready beyond --concurrency, only while jobs are short "
+    "against a claim's round trip (default: --concurrency; 0: none).",
+)
 @click.option("--processes", type=int, default=1, show_default=True, help="Worker processes.")
 @click.option("--max-jobs-per-child", type=int, help="Recycle a process after this many jobs.")
 @click.option("--max-memory-per-child", type=int, help="Recycle a process past this RSS (MB).")
@@ -191,6 +197,7 @@ def worker(
     ctx: click.Context,
     queues: str | None,
     concurrency: int,
+    max_prefetch: int | None,
     processes: int,
     max_jobs_per_child: int | None,
     max_memory_per_child: int | None,
@@ -213,6 +220,7 @@ def worker(
         app_from(ctx),
         queues=[q.strip() for q in queues.split(",") if q.strip()] if queues else None,
         concurrency=concurrency,
+        max_prefetch=max_prefetch,
         max_jobs=max_jobs_per_child,
         max_memory_mb=max_memory_per_child,
         drain_timeout=drain_timeout,

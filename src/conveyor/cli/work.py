@@ -33,6 +33,7 @@ async def run_worker(
     poll_interval: float,
     console: Console,
     with_scheduler: bool = True,
+    max_prefetch: int | None = None,
 ) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -49,11 +50,15 @@ async def run_worker(
             # at most half a lease after the expiry.
             rescue_interval=timedelta(seconds=min(5.0, app.settings.lease_ttl_seconds / 2)),
             max_jobs=max_jobs,
+            max_prefetch=max_prefetch,
         ),
     )
+    prefetch = worker.options.max_prefetch
+    ready = concurrency if prefetch is None else prefetch
+    kept_ready = "no prefetch" if ready == 0 else f"prefetch up to {ready}"
     console.print(
         f"worker {worker.id} serving {', '.join(queues) if queues else 'all queues'} "
-        f"on {(await app.store()).url} (concurrency {concurrency}"
+        f"on {(await app.store()).url} (concurrency {concurrency}, {kept_ready}"
         + (", scheduler on)" if with_scheduler else ", no scheduler)")
     )
     runner = asyncio.create_task(worker.run(handle_signals=True))
