@@ -53,8 +53,7 @@ async def run_worker(
             max_prefetch=max_prefetch,
         ),
     )
-    prefetch = worker.options.max_prefetch
-    ready = concurrency if prefetch is None else prefetch
+    ready = worker.options.prefetch_cap
     kept_ready = "no prefetch" if ready == 0 else f"prefetch up to {ready}"
     console.print(
         f"worker {worker.id} serving {', '.join(queues) if queues else 'all queues'} "

@@ -73,6 +73,11 @@ class WorkerOptions:
     max_prefetch: int | None = None
 
     @property
+    def prefetch_cap(self) -> int:
+        """``max_prefetch`` with its default (``max_concurrency``) filled in."""
+        return self.max_concurrency if self.max_prefetch is None else self.max_prefetch
+
+    @property
     def heartbeat_every(self) -> float:
         return (self.heartbeat_interval or self.lease_ttl / 3).total_seconds()
 
@@ -200,16 +205,13 @@ class Worker:
 
     async def _fetch_loop(self, store: Store) -> None:
         options = self.options
-        max_prefetch = (
-            options.max_concurrency if options.max_prefetch is None else options.max_prefetch
-        )
         loop = asyncio.get_running_loop()
         last_claim_at, ended_by_then = loop.time(), 0
         while not self._stopping.is_set():
             # Clear before claiming, not after: a wake-up that arrives while the claim is in
             # flight (an enqueue that committed after the claim's snapshot) must survive it.
             self._wake.clear()
-            free = options.max_concurrency + self._prefetch - len(self._held)
+            free = self._claimable()
             if options.max_jobs is not None:  # do not claim what we would not run
                 free = min(free, options.max_jobs - self.completed - len(self._held))
             claimed: list[Job] = []
@@ -229,7 +231,7 @@ class Worker:
                     self._prefetch,
                     ended_per_second=(ended - ended_by_then) / max(began - last_claim_at, 1e-6),
                     claim_seconds=loop.time() - began,
-                    max_prefetch=max_prefetch,
+                    max_prefetch=options.prefetch_cap,
                 )
                 last_claim_at, ended_by_then = began, ended
                 for job in claimed:
@@ -365,12 +367,15 @@ class Worker:
         # Claiming one job per completion would be one round trip per job: wait until
         # half the slots are free, or until the jobs kept ready run low (with none kept:
         # until the executors would otherwise go idle).
-        free = self.options.max_concurrency + self._prefetch - len(self._held)
         if (
-            free >= max(1, self.options.max_concurrency // 2)
+            self._claimable() >= max(1, self.options.max_concurrency // 2)
             or self._channel.qsize() <= self._prefetch // 2
         ):
             self._wake.set()
+
+    def _claimable(self) -> int:
+        """How many jobs a claim may take now: free slots plus the jobs to keep ready."""
+        return self.options.max_concurrency + self._prefetch - len(self._held)
 
     def _on_ack_lost(self, lost: LeaseLost) -> None:
         log.warning("job %s finished after losing its lease; its result was discarded", lost.job_id)
