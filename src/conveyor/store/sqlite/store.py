@@ -30,8 +30,9 @@ from conveyor.errors import (
     StoreError,
     StoreUnavailable,
 )
-from conveyor.job import Job, JobState, Lease, Progress
+from conveyor.job import Job, JobState, Lease, Page, Progress
 from conveyor.queue import QueueInfo
+from conveyor.stats import JobStats, MinuteCount, QueueCount, WorkerInfo
 from conveyor.store.base import (
     Ack,
     AckOutcome,
@@ -41,14 +42,9 @@ from conveyor.store.base import (
     Inserted,
     InsertPlan,
     JobFilter,
-    JobStats,
     Listener,
-    MinuteCount,
     NewJob,
-    Page,
-    QueueCount,
     StoreTx,
-    WorkerInfo,
 )
 from conveyor.store.insert import BatchInsertPlan
 from conveyor.store.rows import (
