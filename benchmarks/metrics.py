@@ -30,6 +30,8 @@ METRICS: dict[str, Metric] = {
 
 CONVEYOR = ("conveyor-postgres", "conveyor-sqlite")
 PEERS = ("pgqueuer", "procrastinate", "celery")
+# benchmarks/limits: each store's own statements driven without Python, measured in W1.
+LIMITS = {"conveyor-postgres": "limit-postgres", "conveyor-sqlite": "limit-sqlite"}
 
 
 def summary(runs: list[float]) -> dict[str, float | list[float]]:
@@ -55,3 +57,13 @@ def advantage(metric: str, value: float, reference: float) -> float | None:
     if METRICS[metric].higher_is_better:
         return value / reference if reference else None
     return reference / value if value else None
+
+
+def share_of_limit(medians: dict[str, float]) -> str:
+    """Each Conveyor store's median as a share of its store's raw ceiling, where measured."""
+    shares = [
+        f"{100 * medians[name] / medians[limit]:.0f}% ({name.removeprefix('conveyor-')})"
+        for name, limit in LIMITS.items()
+        if name in medians and medians.get(limit)
+    ]
+    return ", ".join(shares)

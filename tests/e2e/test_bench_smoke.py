@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from benchmarks.report import END, START, render
+from benchmarks.report import END, START, full_table, render
 from benchmarks.runner import run
 from benchmarks.workloads import Sizes
 
@@ -67,8 +67,15 @@ async def test_conveyor_and_pgqueuer_on_postgres(pg_template: str, tmp_path: Pat
     document = await _run(tmp_path, ["W1", "W4", "W6"], ["conveyor-postgres", "pgqueuer"])
     results = document["results"]
     assert isinstance(results, dict)
-    for metric in ("W1", "W4", "W6"):
+    for metric in ("W4", "W6"):
         assert set(results[metric]) == {"conveyor-postgres", "pgqueuer"}
+    # W1 also carries this machine's raw ceiling of each store (benchmarks/limits).
+    limits = {"limit-postgres", "limit-sqlite"}
+    assert set(results["W1"]) == {"conveyor-postgres", "pgqueuer", *limits}
+    for name in limits:
+        assert results["W1"][name]["median"] > 0
+    w1_row = next(line for line in full_table(document).splitlines() if "W1 drain" in line)
+    assert w1_row.rstrip(" |").endswith("(postgres)")
 
 
 async def test_report_is_written_between_the_markers(tmp_path: Path) -> None:
