@@ -26,6 +26,7 @@ METRICS: dict[str, Metric] = {
     "W6": Metric("W6 drain over 1M finished", "jobs/s", True),
     "W7 growth": Metric("W7 RSS growth over 200k", "%", False),
     "W7 rss": Metric("W7 RSS after 200k (all procs)", "MiB", False),
+    "W8": Metric("W8 worker start to first job done", "ms", False),
 }
 
 CONVEYOR = ("conveyor-postgres", "conveyor-sqlite")

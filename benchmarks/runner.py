@@ -38,6 +38,7 @@ WORKLOADS: dict[str, Workload] = {
     "W5/4": workloads.scale(4),
     "W6": workloads.growth,
     "W7": workloads.memory,
+    "W8": workloads.start_up,
 }
 # W7 drains 200,000 jobs per run: at a peer's 1,000-3,000 jobs/s that alone would take
 # most of the half hour, so by default it runs where its target applies.

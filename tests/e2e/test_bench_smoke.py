@@ -51,10 +51,12 @@ async def _run(tmp_path: Path, workloads: list[str], systems: list[str]) -> dict
 
 
 async def test_every_workload_runs_on_conveyor_sqlite(tmp_path: Path) -> None:
-    document = await _run(tmp_path, ["W1", "W2", "W3", "W4", "W5", "W6", "W7"], ["conveyor-sqlite"])
+    every = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8"]
+    document = await _run(tmp_path, every, ["conveyor-sqlite"])
     results = document["results"]
     assert isinstance(results, dict)
-    expected = {"W1", "W2 p50", "W2 p95", "W2 p99", "W3", "W4", "W5/1", "W6", "W7 growth", "W7 rss"}
+    expected = {"W1", "W2 p50", "W2 p95", "W2 p99", "W3", "W4", "W5/1", "W6", "W7 growth"}
+    expected |= {"W7 rss", "W8"}
     assert set(results) == expected
     for metric in expected:
         cell = results[metric]["conveyor-sqlite"]
