@@ -136,10 +136,6 @@ def parse_row(row: Any) -> Job:
     return job_from_row(row, decode_time)
 
 
-def _identity(moment: datetime) -> datetime:
-    return moment
-
-
 def _filter_params(f: JobFilter) -> dict[str, Any]:
     return {
         "states": None if f.states is None else [str(s) for s in f.states],
@@ -653,8 +649,6 @@ def _translate(exc: psycopg.Error, url: str) -> StoreError:
 class PostgresListener:
     """LISTEN on one dedicated connection; reconnects after a failure (the poll interval
     covers the gap, so a lost notification delays a job but never loses it)."""
-
-    CHANNEL = "conveyor_jobs"
 
     def __init__(self, conninfo: str, url: str, on_notify: Callable[[str], None]) -> None:
         self._conninfo = conninfo
