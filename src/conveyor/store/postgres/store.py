@@ -220,6 +220,7 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
             timeout=self._connect_timeout.total_seconds() * 6,
         )
         await pool.open(wait=True, timeout=self._connect_timeout.total_seconds() * 2)
+        _close_at_loop_shutdown(pool)
         return pool
 
     async def close(self) -> None:
@@ -679,3 +680,27 @@ class PostgresListener:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+
+_GUARDS: set[asyncio.Task[None]] = set()
+
+
+def _close_at_loop_shutdown(pool: AsyncConnectionPool[Any]) -> None:
+    """Close ``pool`` when its event loop shuts down with the pool still open.
+
+    ``asyncio.run`` cancels every task left at its end and waits for them; the pool's
+    background connect swallows that cancellation and waits for more work, so a script that
+    never closed its app would hang at exit. This guard is cancelled with them and closes
+    the pool, which stops its workers."""
+
+    async def guard() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            if not pool.closed:
+                await pool.close(timeout=1.0)
+            raise
+
+    task = asyncio.get_running_loop().create_task(guard(), name="conveyor-pool-guard")
+    _GUARDS.add(task)
+    task.add_done_callback(_GUARDS.discard)
