@@ -174,6 +174,7 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         self._max = max_connections
         self._connect_timeout = connect_timeout
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
+        self._guard: asyncio.Task[None] | None = None
         # Plain claims get connections of their own (see _claim_plain), opened on first use.
         self._claim_pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
         self._claim_pool_lock = asyncio.Lock()
@@ -201,6 +202,22 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
             raise StoreUnavailable(f"cannot connect to PostgreSQL at {self.url}: {reason}") from exc
         await probe.close()
         self._pool = await self._open_pool(min_size=self._min, max_size=self._max)
+        self._guard = asyncio.create_task(self._close_at_loop_end(), name="conveyor-store-guard")
+
+    async def _close_at_loop_end(self) -> None:
+        """Wait to be cancelled, then close the store if it is still open.
+
+        A program that ends its event loop (``asyncio.run`` returning) without closing the
+        app has every task cancelled, the pools' own among them: a pool that was connecting
+        in the background takes that cancellation for a failed attempt and schedules
+        another, and the loop never finishes. Closing the pools here stops them first.
+        """
+        try:
+            await asyncio.Future()
+        except asyncio.CancelledError:
+            if self._pool is not None:
+                await self.close()
+            raise
 
     async def _open_pool(
         self,
@@ -223,6 +240,9 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         return pool
 
     async def close(self) -> None:
+        guard, self._guard = self._guard, None
+        if guard is not None and guard is not asyncio.current_task():
+            guard.cancel()
         pool, self._pool = self._pool, None
         claim_pool, self._claim_pool = self._claim_pool, None
         for each in (pool, claim_pool):
