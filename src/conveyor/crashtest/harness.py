@@ -1,0 +1,326 @@
+"""crashtest(): run a handler in real worker processes, SIGKILL them at chosen kill points,
+let the work finish, and check the user's invariant after every crash."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pydantic
+
+from conveyor.app import Conveyor
+from conveyor.crashtest.points import PointKind
+from conveyor.job import Job
+from conveyor.task import Task
+
+Payload = pydantic.BaseModel | Mapping[str, Any]
+PayloadFactory = Callable[[int], Awaitable[Payload] | Payload]
+Check = Callable[[Job], Awaitable[None] | None]
+# The kinds a plan covers first, the rarest and most telling first.
+KIND_ORDER = (PointKind.ACK, PointKind.COMMITTED, PointKind.TRANSACTION, PointKind.STATEMENT)
+
+
+@dataclass(frozen=True, slots=True)
+class KillPoint:
+    """One kill point a worker passed: its number in that process, its kind, where it was."""
+
+    number: int
+    kind: PointKind
+    label: str
+
+    def __str__(self) -> str:
+        return f"#{self.number} [{self.kind.value}] {self.label}"
+
+
+@dataclass(slots=True)
+class CrashRun:
+    """One job run under crashes: the kill points its workers died at, then the check."""
+
+    job_id: int
+    kills: list[KillPoint] = field(default_factory=list)
+    missed: list[int] = field(default_factory=list)
+    """Chosen kill numbers the worker never reached (it finished the work first)."""
+    recovery_seconds: float = 0.0
+    """From the last kill until every job was final again (lease expiry and rescue)."""
+    error: str | None = None
+
+    def __str__(self) -> str:
+        where = "; then ".join(str(k) for k in self.kills) or "no kill point reached"
+        return f"job {self.job_id}, killed at {where}"
+
+
+@dataclass(slots=True)
+class CrashReport:
+    """What a crash test did: the clean run's kill points and every crashed run."""
+
+    task: str
+    points: list[KillPoint]
+    runs: list[CrashRun]
+
+    @property
+    def failures(self) -> list[CrashRun]:
+        return [run for run in self.runs if run.error is not None]
+
+    @property
+    def kills(self) -> int:
+        return sum(len(run.kills) for run in self.runs)
+
+    def summary(self) -> str:
+        kinds = {kind: sum(p.kind is kind for p in self.points) for kind in KIND_ORDER}
+        killed = {kind: sum(k.kind is kind for r in self.runs for k in r.kills) for kind in kinds}
+        return (
+            f"crashtest {self.task}: {len(self.points)} kill points in a clean run ("
+            + ", ".join(f"{n} {kind.value}" for kind, n in kinds.items())
+            + f"); {self.kills} kills in {len(self.runs)} runs ("
+            + ", ".join(f"{n} {kind.value}" for kind, n in killed.items())
+            + f"); {len(self.failures)} runs broke the check"
+        )
+
+
+async def crashtest(
+    app: Conveyor,
+    task: str | Task[Any],
+    payload: Payload | PayloadFactory,
+    *,
+    check: Check,
+    worker_app: str,
+    runs: int = 8,
+    kills_per_run: int = 1,
+    seed: int = 0,
+    trace: Sequence[str] | None = None,
+    lease_ttl: float = 1.0,
+    concurrency: int = 4,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120.0,
+) -> CrashReport:
+    """Prove that ``task`` is safe to crash and retry: SIGKILL its worker at chosen kill
+    points, let a fresh worker rescue and finish the work, then run ``check``.
+
+    First a clean run (no kill) enqueues ``payload``, runs it in a real worker process
+    (``python -m conveyor.crashtest``, loading ``worker_app``) and records every kill point
+    that process passed (``conveyor.crashtest.points``: between statements of the traced
+    modules, inside the job's transaction, just after a durable write, just before the
+    ack). ``check`` must hold after it. Then each of ``runs`` runs enqueues the payload
+    again and starts ``kills_per_run`` workers in turn, each dying (``SIGKILL``, sent by
+    the process to itself at that point) at a kill number drawn with ``seed``; the plan
+    first covers each kind of point once, rarest first, then draws at random. A last
+    worker without a kill point rescues what they held once their lease (``lease_ttl``
+    seconds) expires and runs until every job in the database is final; then ``check``
+    gets the run's job. A kill point is a moment, not a line: with several jobs running
+    at once the same number can land elsewhere in another run, so each kill is reported
+    by the label the dying worker logged.
+
+    Args:
+        app: the app on the database under test, used to enqueue and to read jobs.
+        task: the task (or its name) to run.
+        payload: its payload, or ``f(run)`` returning one per run (``run`` 0 is the clean
+            one), for work that needs fresh data each time.
+        check: the invariant, called with the run's finished job; raise
+            ``AssertionError`` (or anything) when it does not hold.
+        worker_app: ``module:attribute`` of the same app, for the worker processes.
+        trace: modules whose lines are kill points (default: the handler's module).
+        env: extra environment for the workers.
+        timeout: the longest one worker may take to die or finish (a hang guard).
+
+    Returns the ``CrashReport``; raises ``AssertionError`` naming the kill points of every
+    run that broke the check (or a clean run that already did).
+    """
+    registered = app.tasks[task if isinstance(task, str) else task.name]
+    tracing = list(trace) if trace is not None else [registered.fn.__module__]
+    runner = _Runner(app, worker_app, tracing, lease_ttl, concurrency, env or {}, timeout)
+    with tempfile.TemporaryDirectory(prefix="conveyor-crashtest-") as scratch:
+        runner.scratch = Path(scratch)
+        clean = await _enqueue(app, registered, payload, 0)
+        points = await runner.run_clean(clean.id)
+        if not points:
+            raise AssertionError(
+                f"crashtest {registered.name}: the clean run passed no kill point; "
+                f"trace the modules that do the work (trace=...)"
+            )
+        try:
+            await _check(check, await app.get_job(clean.id))
+        except AssertionError as exc:
+            raise AssertionError(
+                f"crashtest {registered.name}: the check fails without any crash "
+                f"(clean run, job {clean.id}): {exc}"
+            ) from exc
+        plan = _plan(points, runs * kills_per_run, random.Random(seed))
+        report = CrashReport(registered.name, points, [])
+        for number in range(1, runs + 1):
+            job = await _enqueue(app, registered, payload, number)
+            crashed = CrashRun(job.id)
+            for _ in range(kills_per_run):
+                if await runner.settled():
+                    break  # an earlier kill landed after the work was done: keep the target
+                target = plan.pop(0)
+                killed = await runner.run_armed(target)
+                if killed is None:
+                    crashed.missed.append(target)
+                else:
+                    crashed.kills.append(killed)
+            started = time.monotonic()
+            await runner.run_to_the_end()
+            crashed.recovery_seconds = time.monotonic() - started
+            try:
+                await _check(check, await app.get_job(job.id))
+            except AssertionError as exc:
+                crashed.error = str(exc)
+            report.runs.append(crashed)
+    if report.failures:
+        raise AssertionError(
+            f"{report.summary()}:\n"
+            + "\n".join(f"- {run}:\n    {run.error}" for run in report.failures)
+        )
+    return report
+
+
+async def _enqueue(app: Conveyor, task: Task[Any], payload: Any, number: int) -> Job:
+    if callable(payload) and not isinstance(payload, pydantic.BaseModel | Mapping):
+        payload = payload(number)
+        if inspect.isawaitable(payload):
+            payload = await payload
+    return await app.enqueue(task.name, payload)
+
+
+async def _check(check: Check, job: Job) -> None:
+    try:
+        outcome = check(job)
+        if inspect.isawaitable(outcome):
+            await outcome
+    except Exception as exc:
+        raise AssertionError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _plan(points: Sequence[KillPoint], count: int, rng: random.Random) -> list[int]:
+    """``count`` kill numbers: one of each kind first (rarest kind first), then at random."""
+    chosen: list[int] = []
+    for kind in sorted(KIND_ORDER, key=lambda k: sum(p.kind is k for p in points)):
+        of_kind = [p.number for p in points if p.kind is kind]
+        if of_kind and len(chosen) < count:
+            chosen.append(rng.choice(of_kind))
+    rest = [p.number for p in points if p.number not in chosen]
+    rng.shuffle(rest)
+    chosen += rest[: count - len(chosen)]
+    while len(chosen) < count:  # more kills than points: some points twice
+        chosen.append(rng.choice(points).number)
+    return chosen
+
+
+class _Runner:
+    """Starts the worker processes of one crash test and waits on them and the database."""
+
+    def __init__(
+        self,
+        app: Conveyor,
+        worker_app: str,
+        trace: list[str],
+        lease_ttl: float,
+        concurrency: int,
+        env: Mapping[str, str],
+        timeout: float,
+    ) -> None:
+        self.app = app
+        self.worker_app = worker_app
+        self.trace = trace
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.scratch = Path(".")
+        self.started = 0
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]),
+            **env,
+            "CONVEYOR_DATABASE_URL": app.settings.resolved_database_url,
+            "CONVEYOR_LEASE_TTL_SECONDS": str(lease_ttl),
+        }
+
+    def start(self, kill_at: int) -> tuple[subprocess.Popen[bytes], Path]:
+        self.started += 1
+        log = self.scratch / f"worker-{self.started}.points"
+        command = [sys.executable, "-m", "conveyor.crashtest", "--app", self.worker_app]
+        command += ["--log", str(log), "--kill-at", str(kill_at)]
+        command += ["--concurrency", str(self.concurrency)]
+        for module in self.trace:
+            command += ["--trace", module]
+        with open(self.scratch / f"worker-{self.started}.stderr", "wb") as errors:
+            process = subprocess.Popen(
+                command, env=self.env, stdout=subprocess.DEVNULL, stderr=errors
+            )
+        return process, log
+
+    async def run_clean(self, job_id: int) -> list[KillPoint]:
+        """The calibration: one worker without a kill runs everything; its points."""
+        process, log = self.start(-1)
+        await self._until_settled_or_dead(process)
+        self._stop(process)
+        return _read_points(log)
+
+    async def run_armed(self, kill_at: int) -> KillPoint | None:
+        """A worker that dies at ``kill_at``: where it died (None: it finished first)."""
+        process, log = self.start(kill_at)
+        await self._until_settled_or_dead(process)
+        if process.poll() == -signal.SIGKILL:
+            died = _read_points(log)
+            return died[-1] if died else None
+        self._stop(process)
+        return None
+
+    async def run_to_the_end(self) -> None:
+        process, _ = self.start(-1)
+        await self._until_settled_or_dead(process)
+        self._stop(process)
+
+    async def _until_settled_or_dead(self, process: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + self.timeout
+        while process.poll() is None:
+            if await self.settled():
+                return
+            if time.monotonic() > deadline:
+                self._stop(process)
+                raise AssertionError(
+                    f"crashtest: the work did not settle within {self.timeout:g} s"
+                    f"{self._stderr_tail()}"
+                )
+            await asyncio.sleep(0.05)
+        if process.returncode not in (0, -signal.SIGKILL):
+            raise RuntimeError(
+                f"crashtest: a worker exited with {process.returncode}{self._stderr_tail()}"
+            )
+
+    async def settled(self) -> bool:
+        counts = await self.app.counts()
+        return all(c.state.is_final for c in counts if c.count)
+
+    def _stop(self, process: subprocess.Popen[bytes]) -> None:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def _stderr_tail(self) -> str:
+        text = (self.scratch / f"worker-{self.started}.stderr").read_text(errors="replace")
+        return f"; its stderr ends:\n{text[-2000:]}" if text.strip() else ""
+
+
+def _read_points(log: Path) -> list[KillPoint]:
+    if not log.exists():
+        return []
+    points = []
+    for line in log.read_text().splitlines():
+        number, kind, label = line.split("\t", 2)
+        points.append(KillPoint(int(number), PointKind(kind), label))
+    return points
