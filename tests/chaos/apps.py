@@ -95,7 +95,7 @@ def build(database_url: str | None = None) -> Conveyor:
     clock = SkewedClock(timedelta(seconds=skew)) if skew else None
     conveyor = Conveyor(database_url, clock=clock)
     conveyor.task(name="chaos.counted", max_attempts=20)(counted)
-    conveyor.task(name="chaos.blocking", max_attempts=20)(blocking)
+    conveyor.task(name="chaos.sleeps_in_the_loop", max_attempts=20)(blocking)
     conveyor.task(name="chaos.poison", max_attempts=1)(poison)
     conveyor.task(name="chaos.gated", max_attempts=5)(gated)
     return conveyor

@@ -88,8 +88,9 @@ async def test_readiness_answers_503_at_once_while_postgres_is_down(
 ) -> None:
     url = await migrated_database(private_pg)
     app = Conveyor(url, api_token=None)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_api(app)),
-                               base_url="http://test")
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_api(app)), base_url="http://test"
+    )
     try:
         assert (await client.get("/health/ready")).status_code == 200
         private_pg.stop("immediate")
