@@ -37,7 +37,7 @@ async def test_a_credit_written_outside_the_job_transaction_is_caught(
     message = str(caught.value)
     # The kill between the side effect and the ack is the one that breaks it, and the
     # failure names it.
-    assert "[ack] just before acking job(s)" in message
+    assert "[ack #0] just before acking job(s)" in message
     assert "customer credited 2 times" in message
 
 

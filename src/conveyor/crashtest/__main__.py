@@ -1,9 +1,9 @@
 """The worker process a crash test starts: ``conveyor worker`` with a ``KillSwitch`` armed.
 
-``python -m conveyor.crashtest --app MODULE:ATTR --log FILE [--kill-at N] [--trace MODULE]…``
-runs every queue of the app (scheduler off) until SIGTERM, or until it kills itself at
-kill point ``N``. The database and the lease length come from ``CONVEYOR_*`` variables, as
-for any worker.
+``python -m conveyor.crashtest --app MODULE:ATTR --log FILE [--kill-kind K --kill-at N]
+[--trace MODULE]…`` runs every queue of the app (scheduler off) until SIGTERM, or until
+it kills itself at its ``N``-th kill point of kind ``K``. The database and the lease
+length come from ``CONVEYOR_*`` variables, as for any worker.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from conveyor.cli.loading import load_app
-from conveyor.crashtest.points import KillSwitch
+from conveyor.crashtest.points import KillSwitch, PointKind
 from conveyor.worker.worker import Worker, WorkerOptions
 
 
@@ -43,12 +43,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m conveyor.crashtest")
     parser.add_argument("--app", required=True, help="module:attribute of the app")
     parser.add_argument("--log", required=True, type=Path, help="file the points go to")
-    parser.add_argument("--kill-at", type=int, default=-1, help="kill point to die at")
+    parser.add_argument("--kill-kind", choices=[k.value for k in PointKind])
+    parser.add_argument("--kill-at", type=int, default=-1, help="die at this point of the kind")
     parser.add_argument("--trace", action="append", default=[], help="module to trace")
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    switch = KillSwitch(kill_at=args.kill_at, log_path=args.log, trace=args.trace)
+    kind = PointKind(args.kill_kind) if args.kill_kind else None
+    switch = KillSwitch(kill_at=args.kill_at, log_path=args.log, trace=args.trace, kill_kind=kind)
     asyncio.run(serve(args.app, switch, args.concurrency))
 
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,14 +33,16 @@ KIND_ORDER = (PointKind.ACK, PointKind.COMMITTED, PointKind.TRANSACTION, PointKi
 
 @dataclass(frozen=True, slots=True)
 class KillPoint:
-    """One kill point a worker passed: its number in that process, its kind, where it was."""
+    """One kill point a worker passed: its number in that process, its kind, its number
+    among the points of its kind, and where it was."""
 
     number: int
     kind: PointKind
+    of_kind: int
     label: str
 
     def __str__(self) -> str:
-        return f"#{self.number} [{self.kind.value}] {self.label}"
+        return f"#{self.number} [{self.kind.value} #{self.of_kind}] {self.label}"
 
 
 @dataclass(slots=True)
@@ -49,8 +51,8 @@ class CrashRun:
 
     job_id: int
     kills: list[KillPoint] = field(default_factory=list)
-    missed: list[int] = field(default_factory=list)
-    """Chosen kill numbers the worker never reached (it finished the work first)."""
+    missed: list[KillPoint] = field(default_factory=list)
+    """Chosen kill points the worker never reached (it finished the work first)."""
     recovery_seconds: float = 0.0
     """From the last kill until every job was final again (lease expiry and rescue)."""
     error: str | None = None
@@ -84,7 +86,8 @@ class CrashReport:
             + ", ".join(f"{n} {kind.value}" for kind, n in kinds.items())
             + f"); {self.kills} kills in {len(self.runs)} runs ("
             + ", ".join(f"{n} {kind.value}" for kind, n in killed.items())
-            + f"); {len(self.failures)} runs broke the check"
+            + f"; {sum(len(r.missed) for r in self.runs)} targets not reached)"
+            + f"; {len(self.failures)} runs broke the check"
         )
 
 
@@ -141,47 +144,69 @@ async def crashtest(
     runner = _Runner(app, worker_app, tracing, lease_ttl, concurrency, env or {}, timeout)
     with tempfile.TemporaryDirectory(prefix="conveyor-crashtest-") as scratch:
         runner.scratch = Path(scratch)
-        clean = await _enqueue(app, registered, payload, 0)
-        points = await runner.run_clean(clean.id)
-        if not points:
-            raise AssertionError(
-                f"crashtest {registered.name}: the clean run passed no kill point; "
-                f"trace the modules that do the work (trace=...)"
-            )
         try:
-            await _check(check, await app.get_job(clean.id))
-        except AssertionError as exc:
-            raise AssertionError(
-                f"crashtest {registered.name}: the check fails without any crash "
-                f"(clean run, job {clean.id}): {exc}"
-            ) from exc
-        plan = _plan(points, runs * kills_per_run, random.Random(seed))
-        report = CrashReport(registered.name, points, [])
-        for number in range(1, runs + 1):
-            job = await _enqueue(app, registered, payload, number)
-            crashed = CrashRun(job.id)
-            for _ in range(kills_per_run):
-                if await runner.settled():
-                    break  # an earlier kill landed after the work was done: keep the target
-                target = plan.pop(0)
-                killed = await runner.run_armed(target)
-                if killed is None:
-                    crashed.missed.append(target)
-                else:
-                    crashed.kills.append(killed)
-            started = time.monotonic()
-            await runner.run_to_the_end()
-            crashed.recovery_seconds = time.monotonic() - started
-            try:
-                await _check(check, await app.get_job(job.id))
-            except AssertionError as exc:
-                crashed.error = str(exc)
-            report.runs.append(crashed)
+            report = await _crash_runs(
+                app, registered, payload, check, runner, runs, kills_per_run, seed
+            )
+        finally:
+            runner.kill_all()
     if report.failures:
         raise AssertionError(
             f"{report.summary()}:\n"
             + "\n".join(f"- {run}:\n    {run.error}" for run in report.failures)
         )
+    return report
+
+
+async def _crash_runs(
+    app: Conveyor,
+    registered: Task[Any],
+    payload: Any,
+    check: Check,
+    runner: _Runner,
+    runs: int,
+    kills_per_run: int,
+    seed: int,
+) -> CrashReport:
+    """The clean run, then ``runs`` crashed ones (see ``crashtest``)."""
+    clean = await _enqueue(app, registered, payload, 0)
+    points = await runner.run_clean()
+    if not points:
+        raise AssertionError(
+            f"crashtest {registered.name}: the clean run passed no kill point; "
+            f"trace the modules that do the work (trace=...)"
+        )
+    try:
+        await _check(check, await app.get_job(clean.id))
+    except AssertionError as exc:
+        raise AssertionError(
+            f"crashtest {registered.name}: the check fails without any crash "
+            f"(clean run, job {clean.id}): {exc}"
+        ) from exc
+    plan = _plan(points, random.Random(seed))
+    report = CrashReport(registered.name, points, [])
+    # A target the worker never reached (timing moves the count of some kinds a little
+    # from run to run) leaves a run without a kill: such runs do not count, up to a limit.
+    while len([r for r in report.runs if r.kills]) < runs and len(report.runs) < 2 * runs:
+        job = await _enqueue(app, registered, payload, len(report.runs) + 1)
+        crashed = CrashRun(job.id)
+        for _ in range(kills_per_run):
+            if await runner.settled():
+                break  # an earlier kill landed after the work was done
+            target = next(plan)
+            killed = await runner.run_armed(target)
+            if killed is None:
+                crashed.missed.append(target)
+            else:
+                crashed.kills.append(killed)
+        started = time.monotonic()
+        await runner.run_to_the_end()
+        crashed.recovery_seconds = time.monotonic() - started
+        try:
+            await _check(check, await app.get_job(job.id))
+        except AssertionError as exc:
+            crashed.error = str(exc)
+        report.runs.append(crashed)
     return report
 
 
@@ -202,19 +227,20 @@ async def _check(check: Check, job: Job) -> None:
         raise AssertionError(f"{type(exc).__name__}: {exc}") from exc
 
 
-def _plan(points: Sequence[KillPoint], count: int, rng: random.Random) -> list[int]:
-    """``count`` kill numbers: one of each kind first (rarest kind first), then at random."""
-    chosen: list[int] = []
-    for kind in sorted(KIND_ORDER, key=lambda k: sum(p.kind is k for p in points)):
-        of_kind = [p.number for p in points if p.kind is kind]
-        if of_kind and len(chosen) < count:
-            chosen.append(rng.choice(of_kind))
-    rest = [p.number for p in points if p.number not in chosen]
+def _plan(points: Sequence[KillPoint], rng: random.Random) -> Iterator[KillPoint]:
+    """Kill points of the clean run to aim at: one of each kind first (rarest kind
+    first), then each of the others in a random order, then at random for ever."""
+    first = [
+        rng.choice([p for p in points if p.kind is kind])
+        for kind in sorted(KIND_ORDER, key=lambda k: sum(p.kind is k for p in points))
+        if any(p.kind is kind for p in points)
+    ]
+    yield from first
+    rest = [p for p in points if p not in first]
     rng.shuffle(rest)
-    chosen += rest[: count - len(chosen)]
-    while len(chosen) < count:  # more kills than points: some points twice
-        chosen.append(rng.choice(points).number)
-    return chosen
+    yield from rest
+    while True:
+        yield rng.choice(points)
 
 
 class _Runner:
@@ -237,6 +263,7 @@ class _Runner:
         self.timeout = timeout
         self.scratch = Path(".")
         self.started = 0
+        self.processes: list[subprocess.Popen[bytes]] = []
         self.env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]),
@@ -245,41 +272,54 @@ class _Runner:
             "CONVEYOR_LEASE_TTL_SECONDS": str(lease_ttl),
         }
 
-    def start(self, kill_at: int) -> tuple[subprocess.Popen[bytes], Path]:
+    def start(self, target: KillPoint | None) -> tuple[subprocess.Popen[bytes], Path]:
         self.started += 1
         log = self.scratch / f"worker-{self.started}.points"
         command = [sys.executable, "-m", "conveyor.crashtest", "--app", self.worker_app]
-        command += ["--log", str(log), "--kill-at", str(kill_at)]
-        command += ["--concurrency", str(self.concurrency)]
+        command += ["--log", str(log), "--concurrency", str(self.concurrency)]
+        if target is not None:
+            command += ["--kill-kind", target.kind.value, "--kill-at", str(target.of_kind)]
         for module in self.trace:
             command += ["--trace", module]
         with open(self.scratch / f"worker-{self.started}.stderr", "wb") as errors:
             process = subprocess.Popen(
                 command, env=self.env, stdout=subprocess.DEVNULL, stderr=errors
             )
+        self.processes.append(process)
         return process, log
 
-    async def run_clean(self, job_id: int) -> list[KillPoint]:
+    def kill_all(self) -> None:
+        """Leave no worker behind, whatever happened to the test."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    async def run_clean(self) -> list[KillPoint]:
         """The calibration: one worker without a kill runs everything; its points."""
-        process, log = self.start(-1)
+        process, log = self.start(None)
         await self._until_settled_or_dead(process)
-        self._stop(process)
+        await self._stop(process)
         return _read_points(log)
 
-    async def run_armed(self, kill_at: int) -> KillPoint | None:
-        """A worker that dies at ``kill_at``: where it died (None: it finished first)."""
-        process, log = self.start(kill_at)
+    async def run_armed(self, target: KillPoint) -> KillPoint | None:
+        """A worker that dies at ``target``: where it died (None: it finished first)."""
+        process, log = self.start(target)
         await self._until_settled_or_dead(process)
-        if process.poll() == -signal.SIGKILL:
-            died = _read_points(log)
-            return died[-1] if died else None
-        self._stop(process)
+        passed = _read_points(log)
+        if passed and (passed[-1].kind, passed[-1].of_kind) == (target.kind, target.of_kind):
+            # It logged the point and killed itself; the work may look settled already
+            # (a kill just after the last commit), so wait for the exit too.
+            while process.poll() is None:
+                await asyncio.sleep(0.01)
+            return passed[-1]
+        await self._stop(process)
         return None
 
     async def run_to_the_end(self) -> None:
-        process, _ = self.start(-1)
+        process, _ = self.start(None)
         await self._until_settled_or_dead(process)
-        self._stop(process)
+        await self._stop(process)
 
     async def _until_settled_or_dead(self, process: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + self.timeout
@@ -287,7 +327,7 @@ class _Runner:
             if await self.settled():
                 return
             if time.monotonic() > deadline:
-                self._stop(process)
+                await self._stop(process)
                 raise AssertionError(
                     f"crashtest: the work did not settle within {self.timeout:g} s"
                     f"{self._stderr_tail()}"
@@ -302,14 +342,18 @@ class _Runner:
         counts = await self.app.counts()
         return all(c.state.is_final for c in counts if c.count)
 
-    def _stop(self, process: subprocess.Popen[bytes]) -> None:
+    async def _stop(self, process: subprocess.Popen[bytes]) -> None:
+        """SIGTERM, then wait without blocking the loop (the test may serve the worker's
+        SMTP or HTTP from this very loop); SIGKILL after 30 s."""
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
+        deadline = time.monotonic() + 30
+        while process.poll() is None:
+            if time.monotonic() > deadline:
                 process.kill()
                 process.wait()
+                return
+            await asyncio.sleep(0.05)
 
     def _stderr_tail(self) -> str:
         text = (self.scratch / f"worker-{self.started}.stderr").read_text(errors="replace")
@@ -321,6 +365,6 @@ def _read_points(log: Path) -> list[KillPoint]:
         return []
     points = []
     for line in log.read_text().splitlines():
-        number, kind, label = line.split("\t", 2)
-        points.append(KillPoint(int(number), PointKind(kind), label))
+        number, kind, of_kind, label = line.split("\t", 3)
+        points.append(KillPoint(int(number), PointKind(kind), int(of_kind), label))
     return points

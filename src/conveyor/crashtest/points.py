@@ -54,12 +54,23 @@ class PointKind(StrEnum):
 
 
 class KillSwitch:
-    """Numbers the kill points one process passes and SIGKILLs it at ``kill_at``
-    (negative: never, the process only logs its points)."""
+    """Numbers the kill points one process passes and SIGKILLs it at the ``kill_at``-th
+    point of kind ``kill_kind`` (counted from 0; negative: never, the process only logs
+    its points). Counting within a kind keeps a rare kind (an ack) reachable when other
+    jobs running at the same time shift the overall numbering."""
 
-    def __init__(self, *, kill_at: int, log_path: Path, trace: Sequence[str]) -> None:
+    def __init__(
+        self,
+        *,
+        kill_at: int,
+        log_path: Path,
+        trace: Sequence[str],
+        kill_kind: PointKind | None = None,
+    ) -> None:
         self.kill_at = kill_at
+        self.kill_kind = kill_kind
         self.passed = 0
+        self._passed_of_kind: dict[PointKind, int] = dict.fromkeys(PointKind, 0)
         self._trace = tuple(trace)
         self._log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._lock = threading.Lock()
@@ -72,12 +83,14 @@ class KillSwitch:
         with self._lock:
             number = self.passed
             self.passed += 1
+            of_kind = self._passed_of_kind[kind]
+            self._passed_of_kind[kind] += 1
             if after_io:
                 self._lines_seen.clear()
             label = label.replace("\t", " ").replace("\n", " ")
             # os.write goes straight to the kernel: the line survives the SIGKILL below.
-            os.write(self._log, f"{number}\t{kind.value}\t{label}\n".encode())
-            if number == self.kill_at:
+            os.write(self._log, f"{number}\t{kind.value}\t{of_kind}\t{label}\n".encode())
+            if kind is self.kill_kind and of_kind == self.kill_at:
                 os.kill(os.getpid(), signal.SIGKILL)
 
     # -- line tracing -------------------------------------------------------------------
