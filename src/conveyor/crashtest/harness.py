@@ -114,15 +114,17 @@ async def crashtest(
     (``python -m conveyor.crashtest``, loading ``worker_app``) and records every kill point
     that process passed (``conveyor.crashtest.points``: between statements of the traced
     modules, inside the job's transaction, just after a durable write, just before the
-    ack). ``check`` must hold after it. Then each of ``runs`` runs enqueues the payload
-    again and starts ``kills_per_run`` workers in turn, each dying (``SIGKILL``, sent by
-    the process to itself at that point) at a kill number drawn with ``seed``; the plan
-    first covers each kind of point once, rarest first, then draws at random. A last
-    worker without a kill point rescues what they held once their lease (``lease_ttl``
-    seconds) expires and runs until every job in the database is final; then ``check``
-    gets the run's job. A kill point is a moment, not a line: with several jobs running
-    at once the same number can land elsewhere in another run, so each kill is reported
-    by the label the dying worker logged.
+    ack). ``check`` must hold after it. Then each run enqueues the payload again and starts
+    ``kills_per_run`` workers in turn, each one dying (``SIGKILL``, sent by the process to
+    itself) at a kill point of the clean run, aimed at as "the n-th point of kind k". The
+    plan, drawn with ``seed``, first takes one point of each kind, rarest kind first, then
+    the others in random order. A last worker without a target rescues what the dead ones
+    held once their lease (``lease_ttl`` seconds) expires and runs until every job in the
+    database is final; then ``check`` gets the run's job. A run whose target was never
+    reached (timing moves the count of some kinds a little from run to run) does not
+    count, up to ``2 * runs`` runs in all. With several jobs running at once the same
+    target can land on another line in another run, so each kill is reported by the
+    label its worker logged just before dying.
 
     Args:
         app: the app on the database under test, used to enqueue and to read jobs.
