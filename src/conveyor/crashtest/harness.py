@@ -185,7 +185,7 @@ async def _crash_runs(
             f"crashtest {registered.name}: the check fails without any crash "
             f"(clean run, job {clean.id}): {exc}"
         ) from exc
-    plan = _plan(points, random.Random(seed))
+    plan = kill_plan(points, random.Random(seed))
     report = CrashReport(registered.name, points, [])
     # A target the worker never reached (timing moves the count of some kinds a little
     # from run to run) leaves a run without a kill: such runs do not count, up to a limit.
@@ -229,7 +229,7 @@ async def _check(check: Check, job: Job) -> None:
         raise AssertionError(f"{type(exc).__name__}: {exc}") from exc
 
 
-def _plan(points: Sequence[KillPoint], rng: random.Random) -> Iterator[KillPoint]:
+def kill_plan(points: Sequence[KillPoint], rng: random.Random) -> Iterator[KillPoint]:
     """Kill points of the clean run to aim at: one of each kind first (rarest kind
     first), then each of the others in a random order, then at random for ever."""
     first = [
