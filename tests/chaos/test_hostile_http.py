@@ -106,6 +106,7 @@ def campaign(body: str) -> str:
 
 
 DEFECT_8 = [
+    ("GET", f"/api/campaigns/{2**63}", None),
     ("GET", f"/api/campaigns/{TOO_BIG}", None),
     ("GET", f"/api/customers/{TOO_BIG}/credits", None),
     ("GET", f"/api/tenants/{TOO_BIG}/summaries", None),
