@@ -29,7 +29,7 @@ test: lint
 	$(BIN)/pytest -n 4
 
 # The chaos suite with its long parameters (more jobs, kills, runs and generated requests);
-# `make test` runs the same scenarios in their short form. About 15-20 min.
+# `make test` runs the same scenarios in their short form. About 5-10 min.
 chaos: $(STAMP)
 	CONVEYOR_CHAOS=long $(BIN)/pytest tests/chaos tests/crashtest tests/carwash/test_crashtest.py -n 2
 

@@ -37,7 +37,8 @@ async def test_sigkilled_workers_lose_no_job_and_rerun_only_what_they_held(
             victim = rng.randrange(len(workers))
             workers[victim].kill()
             workers[victim].wait()
-            drain.fault(await held_by(app, workers[victim].pid))
+            pid = workers[victim].pid
+            drain.fault(await held_by(app, pid), victim=f":{pid}:")
             workers[victim] = start_worker(
                 store_url, logs / f"w{victim}-{kill}.log", "--concurrency", "20"
             )

@@ -64,7 +64,7 @@ async def test_a_handler_blocking_the_loop_past_its_lease_runs_once_and_is_named
         blocked_s=2.5 * ttl,
         lease_ttl_s=ttl,
         ran_twice=sum(1 for i in ids if runs[i] > 1),
-        lost=sum(1 for j in final if j.state is not JobState.COMPLETED),
+        not_completed=sum(1 for j in final if j.state is not JobState.COMPLETED),
         blocked_loop_logged=len(log_lines),
     )
     assert all(runs[i] == 1 for i in ids), dict(runs)
