@@ -29,7 +29,7 @@ from tests.chaos.support import scale
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 WORKER_APP = "tests.carwash.worker_app:app"
-RUNS = scale(3, 12)
+RUNS = scale(2, 12)
 
 
 def crash_options(tmp_path: Path, **env: str) -> dict[str, Any]:
@@ -181,7 +181,7 @@ async def test_campaign_mails_each_recipient_at_most_once_whatever_the_kill_poin
 ) -> None:
     with engine.begin() as conn:
         tenant = add_tenant(conn, "Suds", "America/Chicago")
-        add_customers(conn, tenant, 180, rng=random.Random(7), now=NOW, opt_in_ratio=0.75)
+        add_customers(conn, tenant, 120, rng=random.Random(7), now=NOW, opt_in_ratio=0.75)
         opted_in = set(
             conn.execute(
                 select(Customer.email).where(

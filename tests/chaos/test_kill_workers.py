@@ -13,7 +13,11 @@ from tests.chaos.conftest import Report
 from tests.chaos.drain import Drain, log_dir
 from tests.chaos.support import LONG, eventually, held_by, scale, start_worker, stop
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900 if LONG else 180)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900 if LONG else 240)]
+# A lease of 5 s: with 2 s, three SQLite worker processes on a starved 2-core machine
+# lose leases to late heartbeats and spend the run rescuing each other's jobs.
+TTL = 5.0
+OPTIONS = ("--concurrency", "10")
 
 
 async def test_sigkilled_workers_lose_no_job_and_rerun_only_what_they_held(
@@ -40,7 +44,7 @@ async def test_sigkilled_workers_lose_no_job_and_rerun_only_what_they_held(
             pid = workers[victim].pid
             drain.fault(await held_by(app, pid), victim=f":{pid}:")
             workers[victim] = start_worker(
-                store_url, logs / f"w{victim}-{kill}.log", "--concurrency", "20"
+                store_url, logs / f"w{victim}-{kill}.log", *OPTIONS, lease_ttl=TTL
             )
 
         async def drained() -> bool:
