@@ -27,7 +27,9 @@ async def test_sigkilled_workers_lose_no_job_and_rerun_only_what_they_held(
     kills = scale(3, 10)
     await drain.enqueue(seconds=0.005)
     logs = log_dir(tmp_path)
-    workers = [start_worker(store_url, logs / f"w{i}.log", "--concurrency", "20") for i in range(3)]
+    workers = [
+        start_worker(store_url, logs / f"w{i}.log", *OPTIONS, lease_ttl=TTL) for i in range(3)
+    ]
     rng = random.Random(21)
     app = build(store_url)
     try:
