@@ -205,7 +205,7 @@ async def test_the_defect_8_ids_and_templates_get_422(store_url: str, tmp_path: 
         await wait_serving(base)
         async with httpx.AsyncClient(
             base_url=base,
-            timeout=5,
+            timeout=3,
             limits=httpx.Limits(max_keepalive_connections=0),  # a fresh connection each
         ) as client:
             failures, _ = await failures_of(client, DEFECT_8)
