@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,11 @@ from tests.chaos.private_pg import free_port
 from tests.chaos.support import LONG, ROOT, eventually
 
 pytestmark = [pytest.mark.timeout(600 if LONG else 120)]
-schema = schemathesis.openapi.from_asgi("/openapi.json", build("sqlite:///unused.db", Path("."))[1])
+# The document only: the app behind it is never served, but its files go to a temp folder.
+_SCHEMA_DIR = Path(tempfile.mkdtemp(prefix="conveyor-hostile-schema-"))
+schema = schemathesis.openapi.from_asgi(
+    "/openapi.json", build(f"sqlite:///{_SCHEMA_DIR / 'unused.db'}", _SCHEMA_DIR)[1]
+)
 DEPTH = 500
 TOO_BIG = 2**64
 

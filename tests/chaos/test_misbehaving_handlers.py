@@ -76,16 +76,6 @@ async def test_a_handler_blocking_the_loop_past_its_lease_runs_once_and_is_named
 POISON_KINDS = ("nan", "infinity", "surrogate", "nested_nan")
 
 
-@pytest.mark.parametrize(
-    "store_url",
-    [
-        "sqlite",
-        pytest.param(
-            "postgres", marks=pytest.mark.xfail(strict=True, reason="needs fix for defect 1 of #21")
-        ),
-    ],
-    indirect=True,
-)
 async def test_unstorable_results_fail_their_own_jobs_and_hold_up_no_other(
     store_url: str, tmp_path: Path, chaos_report: Report
 ) -> None:
