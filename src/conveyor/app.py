@@ -570,8 +570,7 @@ class Conveyor:
         limit: int = 100,
     ) -> Page:
         """One page of jobs, newest first; pass ``page.next_after`` as ``after`` for the next."""
-        if not 1 <= limit <= MAX_PAGE:
-            raise InvalidArgument("limit", f"must be between 1 and {MAX_PAGE}")
+        _check_page(limit)
         job_filter = JobFilter(
             states=_states(state),
             tasks=_names(task, self),
@@ -698,8 +697,7 @@ class Conveyor:
     ) -> BatchPage:
         """One page of batches, newest first (``after``: ``next_after``); with
         ``unfinished``, only those whose children are not all final yet."""
-        if not 1 <= limit <= MAX_PAGE:
-            raise InvalidArgument("limit", f"must be between 1 and {MAX_PAGE}")
+        _check_page(limit)
         return await (await self.store()).list_recent_batches(
             unfinished_only=unfinished, after=after, limit=limit
         )
@@ -717,8 +715,7 @@ class Conveyor:
         limit: int = 100,
     ) -> Page:
         """One page of a batch's children in creation order (``after``: ``next_after``)."""
-        if not 1 <= limit <= MAX_PAGE:
-            raise InvalidArgument("limit", f"must be between 1 and {MAX_PAGE}")
+        _check_page(limit)
         store = await self.store()
         await store.get_batch(batch_id=batch_id)  # raises BatchNotFound
         return await store.list_batch_jobs(
@@ -754,8 +751,7 @@ class Conveyor:
         """The per-outcome counts of the ledger ``job_id`` writes (its batch's, when it is
         a batch child) and one page of its items in key order (e.g. ``outcome="failed"``
         for the failed items with their reasons). Raises ``JobNotFound``."""
-        if not 1 <= limit <= MAX_PAGE:
-            raise InvalidArgument("limit", f"must be between 1 and {MAX_PAGE}")
+        _check_page(limit)
         try:
             wanted = None if outcome is None else ItemOutcome(outcome)
         except ValueError:
@@ -796,6 +792,12 @@ class Conveyor:
             if queue.name == name:
                 return queue
         return QueueInfo.empty(name)
+
+
+def _check_page(limit: int) -> None:
+    """The one bound on a page of listed rows, shared by every listing method."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidArgument("limit", f"must be between 1 and {MAX_PAGE}")
 
 
 def _queue_name(name: str) -> str:
