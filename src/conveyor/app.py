@@ -100,7 +100,9 @@ class Conveyor:
         self._wakeup_listeners.append(listener)
         return lambda: self._wakeup_listeners.remove(listener)
 
-    def _wake_workers(self) -> None:
+    def wake_workers(self) -> None:
+        """Tell this process's workers that new jobs are ready (the public hook the scheduler
+        and the schedule admin call after inserting)."""
         for listener in list(self._wakeup_listeners):
             listener()
 
@@ -455,7 +457,7 @@ class Conveyor:
             outcome = await run_plan(planner.plan_insert(new_jobs, now=now), connection)
         else:
             outcome = await (await self.store()).insert_jobs(jobs=new_jobs, now=now)
-            self._wake_workers()
+            self.wake_workers()
         return outcome
 
     async def _insert_chunks(
@@ -473,7 +475,7 @@ class Conveyor:
         )
         store = await self.store()
         outcome = await store.insert_job_chunks(chunks=chain([first], rest), now=now)
-        self._wake_workers()
+        self.wake_workers()
         return outcome
 
     def build_jobs(
@@ -640,7 +642,7 @@ class Conveyor:
         rescued = await store.rescue_expired(now=self.clock.now(), limit=10_000)
         queues = sorted({count.queue for count in await store.count_jobs()})
         await store.notify_queues(queues=queues)
-        self._wake_workers()
+        self.wake_workers()
         return rescued
 
     async def workers(self, *, limit: int = 100) -> list[WorkerInfo]:
@@ -685,7 +687,7 @@ class Conveyor:
             now=now,
         )
         created, _ = await (await self.store()).insert_batch(batch=batch, jobs=children, now=now)
-        self._wake_workers()
+        self.wake_workers()
         return created
 
     async def get_batch(self, batch_id: int) -> Batch:
@@ -784,7 +786,7 @@ class Conveyor:
         """Let workers claim from queue ``name`` again, waking them now. Idempotent."""
         store = await self.store()
         if await store.resume_queue(queue=_queue_name(name), now=self.clock.now()):
-            self._wake_workers()  # the store wakes other processes' workers itself
+            self.wake_workers()  # the store wakes other processes' workers itself
         return await self._queue(store, name)
 
     async def _queue(self, store: Store, name: str) -> QueueInfo:

@@ -164,7 +164,7 @@ class Scheduler:
                 # validates) must not hold up the others.
                 log.exception("schedule %s: cycle failed; retrying at the next one", info.name)
         if any(r.outcome is FireOutcome.ENQUEUED for r in results):
-            self.app._wake_workers()  # in-process workers; LISTEN/NOTIFY wakes the others
+            self.app.wake_workers()  # in-process workers; LISTEN/NOTIFY wakes the others
         return results
 
     async def _fire_due(
