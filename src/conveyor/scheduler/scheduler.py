@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError, TaskNotFound
-from conveyor.maintenance.pruner import Maintenance, MaintenanceOptions
+from conveyor.maintenance.maintenance import Maintenance, MaintenanceOptions
 from conveyor.scheduler.cron import zone
 from conveyor.scheduler.definition import Declared, rule_of
 from conveyor.scheduler.planner import DEFAULT_CATCH_UP_LIMIT, DEFAULT_GRACE, plan_fires
