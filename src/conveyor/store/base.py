@@ -164,6 +164,17 @@ class JobStats:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueDepth:
+    """Open jobs of one queue in one state; ``oldest_due`` is the ``run_at`` of the
+    longest-waiting one that could run now (``None`` for running jobs, or none due)."""
+
+    queue: str
+    state: str
+    count: int
+    oldest_due: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerInfo:
     """One worker process as the registry knows it.
 
@@ -431,8 +442,19 @@ class Store(ScheduleStore, Protocol):
         completed: int,
         state: str,
         now: datetime,
+        metrics: str | None = None,
     ) -> None:
-        """Record the worker's vital signs; ``state="stopped"`` on a clean exit."""
+        """Record the worker's vital signs; ``state="stopped"`` on a clean exit.
+        ``metrics`` is its ``Tally`` as JSON (``None`` keeps the last one written)."""
+        ...
+
+    async def queue_depths(self, *, now: datetime) -> list[QueueDepth]:
+        """Open jobs (available, scheduled, running, retrying) by queue and state, read
+        through indexes that leave out finished jobs."""
+        ...
+
+    async def worker_tallies(self) -> list[str]:
+        """Every registered worker's last metrics JSON, and the totals of pruned ones."""
         ...
 
     async def list_workers(self, *, limit: int = 100) -> list[WorkerInfo]: ...
@@ -442,7 +464,8 @@ class Store(ScheduleStore, Protocol):
         ...
 
     async def prune_workers(self, *, before: datetime) -> int:
-        """Forget stopped and dead workers that stopped before ``before``."""
+        """Forget stopped and dead workers that stopped before ``before``, folding their
+        metrics into the totals in the same transaction."""
         ...
 
     def transaction(self) -> AbstractAsyncContextManager[StoreTx]:
