@@ -92,10 +92,14 @@ async def test_pruned_workers_fold_into_totals_so_counts_never_drop(store: Store
 
     assert pruned == 2
     assert [w.id for w in await store.list_workers()] == ["w3"]
-    assert after.finished == before.finished == {
-        ("mail", "email", "completed"): 8,
-        ("mail", "email", "failed"): 4,
-    }
+    assert (
+        after.finished
+        == before.finished
+        == {
+            ("mail", "email", "completed"): 8,
+            ("mail", "email", "failed"): 4,
+        }
+    )
     # a second prune of nothing leaves the totals alone
     assert await store.prune_workers(before=NOW + timedelta(seconds=1)) == 0
     assert Tally.merged(list(await store.worker_tallies())).finished == after.finished

@@ -41,7 +41,8 @@ def families(figures: Figures) -> Iterator[Metric]:
     yield _enqueued(figures.enqueued)
     yield from _finished(figures.tally)
     if figures.depths is not None:
-        yield from _depths(figures.depths, figures.now)
+        named = {q for w in figures.workers or [] for q in (w.queues or [])}
+        yield from _depths(figures.depths, figures.now, named)
     if figures.workers is not None:
         yield _workers(figures.workers, figures.depths or [])
     executors = figures.executors
@@ -87,7 +88,9 @@ def _bound(bound: float) -> str:
     return "+Inf" if bound == float("inf") else repr(bound)
 
 
-def _depths(depths: list[QueueDepth], now: datetime) -> Iterator[Metric]:
+def _depths(depths: list[QueueDepth], now: datetime, named: set[str]) -> Iterator[Metric]:
+    """Every state of each queue that has open jobs or that a live worker names (zeros
+    included, so that a drained queue reads 0 rather than vanishing)."""
     depth = GaugeMetricFamily(
         "conveyor_queue_depth", "Open jobs by queue and state", labels=["queue", "state"]
     )
@@ -96,7 +99,7 @@ def _depths(depths: list[QueueDepth], now: datetime) -> Iterator[Metric]:
         "Age of the oldest job that could run now (0 when none waits)",
         labels=["queue"],
     )
-    by_queue: dict[str, dict[str, int]] = {}
+    by_queue: dict[str, dict[str, int]] = {q: dict.fromkeys(DEPTH_STATES, 0) for q in named}
     oldest: dict[str, datetime] = {}
     for row in depths:
         by_queue.setdefault(row.queue, dict.fromkeys(DEPTH_STATES, 0))[row.state] = row.count
