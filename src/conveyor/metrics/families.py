@@ -7,7 +7,7 @@ see ``docs/reference/metrics.md``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from prometheus_client.core import (
@@ -34,11 +34,9 @@ class Figures:
     depths: list[QueueDepth] | None = None
     workers: list[WorkerInfo] | None = None
     executors: int | None = None
-    enqueued: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 def families(figures: Figures) -> Iterator[Metric]:
-    yield _enqueued(figures.enqueued)
     yield from _finished(figures.tally)
     if figures.depths is not None:
         named = {q for w in figures.workers or [] for q in (w.queues or [])}
@@ -52,15 +50,6 @@ def families(figures: Figures) -> Iterator[Metric]:
         yield GaugeMetricFamily(
             "conveyor_worker_executors", "Executors of the live workers", value=executors
         )
-
-
-def _enqueued(counts: dict[tuple[str, str], int]) -> Metric:
-    family = CounterMetricFamily(
-        "conveyor_jobs_enqueued", "Jobs enqueued", labels=["task", "queue"]
-    )
-    for (task, queue), count in sorted(counts.items()):
-        family.add_metric([task, queue], count)
-    return family
 
 
 def _finished(tally: Tally) -> Iterator[Metric]:
