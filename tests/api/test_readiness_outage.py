@@ -4,6 +4,7 @@ instance: the shared cluster is never stopped)."""
 from __future__ import annotations
 
 import asyncio
+
 import pytest
 
 from conveyor import Conveyor
