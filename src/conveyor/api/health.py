@@ -67,9 +67,7 @@ async def _check(
     if expect_workers:
         fresh = app.clock.now() - timedelta(seconds=3 * app.settings.lease_ttl_seconds)
         live = [
-            w
-            for w in await app.workers()
-            if w.state == "running" and w.last_heartbeat_at >= fresh
+            w for w in await app.workers() if w.state == "running" and w.last_heartbeat_at >= fresh
         ]
         checks["live_workers"] = len(live)
         if not live:
