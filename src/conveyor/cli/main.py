@@ -308,5 +308,20 @@ async def demo(ctx: click.Context) -> None:
 cli.add_command(schedules_group(run, app_from, console))
 
 
+@cli.command()
+@click.option("--max-skew", type=float, default=2.0, show_default=True, help="Seconds.")
+@click.option("--min-free-mb", type=int, default=100, show_default=True, help="SQLite's disk.")
+@click.pass_context
+def doctor(ctx: click.Context, max_skew: float, min_free_mb: int) -> None:
+    """Check the deployment: database, schema, clock, NOTIFY, workers, leases, disk."""
+    from datetime import timedelta
+
+    from conveyor.cli.doctor import Limits, diagnose, render
+
+    limits = Limits(max_skew=timedelta(seconds=max_skew), min_free_mb=min_free_mb)
+    checks = run(diagnose)(app_from(ctx), limits)
+    sys.exit(render(checks, console))
+
+
 def main() -> None:
     cli(prog_name="conveyor")
