@@ -10,8 +10,8 @@ import pytest
 from pydantic import BaseModel
 
 from conveyor import Conveyor
-from conveyor.cli.doctor import Limits, diagnose
 from conveyor.clock import FrozenClock
+from conveyor.doctor import Limits, diagnose
 from tests.cli.conftest import Cli
 
 

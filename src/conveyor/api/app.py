@@ -14,11 +14,11 @@ from conveyor.api.errors import error_body, install_error_handlers
 from conveyor.api.health import health_router
 from conveyor.api.items import items_router
 from conveyor.api.jobs import jobs_router
+from conveyor.api.metrics import metrics_router
 from conveyor.api.queues import queues_router
 from conveyor.api.schedules import schedules_router
 from conveyor.api.tasks import task_router
 from conveyor.app import Conveyor
-from conveyor.metrics.cluster import metrics_router
 
 DEFAULT_MAX_BODY_BYTES = 1_048_576
 

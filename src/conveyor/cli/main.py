@@ -316,7 +316,8 @@ def doctor(ctx: click.Context, max_skew: float, min_free_mb: int) -> None:
     """Check the deployment: database, schema, clock, NOTIFY, workers, leases, disk."""
     from datetime import timedelta
 
-    from conveyor.cli.doctor import Limits, diagnose, render
+    from conveyor.cli.doctor import render
+    from conveyor.doctor import Limits, diagnose
 
     limits = Limits(max_skew=timedelta(seconds=max_skew), min_free_mb=min_free_mb)
     checks = run(diagnose)(app_from(ctx), limits)

@@ -1,13 +1,11 @@
-"""Reading the cluster's figures from the store for one scrape, and the ``/metrics`` route."""
+"""Reading the cluster's figures from the store for one scrape, in Prometheus' format."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Depends, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 
-from conveyor.api.auth import Authenticator
 from conveyor.app import Conveyor
 from conveyor.metrics.families import Figures, FiguresCollector
 from conveyor.metrics.tally import Tally
@@ -39,18 +37,3 @@ def exposition(figures: Figures) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(FiguresCollector(figures))
     return generate_latest(registry)
-
-
-def metrics_router(app: Conveyor, auth: Authenticator) -> APIRouter:
-    router = APIRouter(tags=["metrics"])
-
-    @router.get(
-        "/metrics",
-        summary="Prometheus metrics for the whole cluster",
-        dependencies=[Depends(auth.reader)],
-        response_class=Response,
-    )
-    async def metrics() -> Response:
-        return Response(exposition(await read_figures(app)), media_type=CONTENT_TYPE_LATEST)
-
-    return router

@@ -19,7 +19,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from conveyor.metrics.tally import DURATION_BUCKETS, Tally
-from conveyor.store.base import QueueDepth, WorkerInfo
+from conveyor.stats import QueueDepth, WorkerInfo
 
 DEPTH_STATES = ("available", "scheduled", "running", "retrying")
 

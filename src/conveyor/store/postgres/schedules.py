@@ -12,18 +12,12 @@ from psycopg.rows import dict_row
 from psycopg.types.string import TextLoader
 
 from conveyor.errors import StoreError, StoreUnavailable
+from conveyor.schedule import Fire, FireOutcome, FireResult, ScheduleSpec
 from conveyor.store.base import InsertPlan, NewJob
 from conveyor.store.insert import inserted
 from conveyor.store.postgres.runner import PostgresRunner
 from conveyor.store.rows import job_from_row
-from conveyor.store.schedule import (
-    Fire,
-    FireOutcome,
-    FireResult,
-    ScheduleSpec,
-    fire_params,
-    spec_params,
-)
+from conveyor.store.schedule import fire_params, spec_params
 from conveyor.store.schedule_methods import ScheduleMethods
 from conveyor.store.sql import load_queries
 

@@ -30,9 +30,10 @@ from conveyor.errors import (
     StoreError,
     StoreUnavailable,
 )
-from conveyor.job import Job, JobState, Lease, Progress
+from conveyor.job import Job, JobState, Lease, Page, Progress
 from conveyor.metrics.tally import Tally
 from conveyor.queue import QueueInfo
+from conveyor.stats import JobStats, MinuteCount, QueueCount, QueueDepth, WorkerInfo
 from conveyor.store.base import (
     Ack,
     AckOutcome,
@@ -42,15 +43,9 @@ from conveyor.store.base import (
     Inserted,
     InsertPlan,
     JobFilter,
-    JobStats,
     Listener,
-    MinuteCount,
     NewJob,
-    Page,
-    QueueCount,
-    QueueDepth,
     StoreTx,
-    WorkerInfo,
 )
 from conveyor.store.insert import BatchInsertPlan
 from conveyor.store.rows import (
