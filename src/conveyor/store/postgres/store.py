@@ -15,7 +15,6 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg.types.string import TextLoader
 from psycopg_pool import AsyncConnectionPool
 
 from conveyor.errors import (
@@ -47,6 +46,7 @@ from conveyor.store.postgres.batches import PostgresBatches
 from conveyor.store.postgres.fence import fenced, results_json, returned_ids
 from conveyor.store.postgres.flow import PostgresFlow
 from conveyor.store.postgres.items import PostgresItemLedger
+from conveyor.store.postgres.runner import json_as_text
 from conveyor.store.postgres.schedules import PostgresSchedules
 from conveyor.store.postgres.transaction import PostgresTransaction
 from conveyor.store.rows import (
@@ -136,10 +136,6 @@ async def _configure_claim_connection(conn: psycopg.AsyncConnection[Any]) -> Non
 
 def parse_row(row: Any) -> Job:
     return job_from_row(row, decode_time)
-
-
-def _identity(moment: datetime) -> datetime:
-    return moment
 
 
 def _filter_params(f: JobFilter) -> dict[str, Any]:
@@ -259,11 +255,7 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
                 self._require_pool().connection() as conn,
                 conn.cursor(row_factory=dict_row) as cur,
             ):
-                # jsonb arrives as JSON text, as from SQLite, so that rows.decode_json
-                # parses every value alike: psycopg's own decoding turns the JSON string
-                # "x" into the str "x", which decode_json cannot tell from JSON text. Set
-                # on this cursor only: handler SQL on pooled connections keeps the default.
-                cur.adapters.register_loader("jsonb", TextLoader)
+                json_as_text(cur)
                 await cur.execute(sql, params, prepare=prepare)
                 return await cur.fetchall()
         except psycopg.Error as exc:
@@ -297,7 +289,7 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
                 (await self._claim_connections()).connection() as conn,
                 conn.cursor() as cur,
             ):
-                cur.adapters.register_loader("jsonb", TextLoader)  # as in _fetch
+                json_as_text(cur)
                 await cur.execute(_WITH_FLOW_PROBE[name], params)
                 rows = await cur.fetchall()
                 names = [column.name for column in cur.description or ()]
@@ -407,8 +399,7 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
                 existing: list[Row] = []
                 if (second := plan.existing(inserted)) is not None:
                     cursor = conn.cursor(row_factory=dict_row)
-                    # jsonb as JSON text, as _fetch reads it (rows.decode_json).
-                    cursor.adapters.register_loader("jsonb", TextLoader)
+                    json_as_text(cursor)
                     await cursor.execute(second.sql, dict(second.params))
                     existing = await cursor.fetchall()
         except psycopg.Error as exc:
@@ -676,8 +667,6 @@ def _translate(exc: psycopg.Error, url: str) -> StoreError:
 class PostgresListener:
     """LISTEN on one dedicated connection; reconnects after a failure (the poll interval
     covers the gap, so a lost notification delays a job but never loses it)."""
-
-    CHANNEL = "conveyor_jobs"
 
     def __init__(self, conninfo: str, url: str, on_notify: Callable[[str], None]) -> None:
         self._conninfo = conninfo

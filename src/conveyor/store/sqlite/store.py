@@ -423,7 +423,7 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
                     raise
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                raise StoreUnavailable(f"migrating {self.url} failed: {exc}") from exc
+                raise StoreError(f"migrating {self.url} failed: {exc}") from exc
             return len(MIGRATIONS)
 
         return await self._call(run)
@@ -784,7 +784,13 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
         return await self._write(lambda c: c.execute(QUERIES["prune_finished"], params).rowcount)
 
 
+# OperationalError also covers a schema that is missing or behind: that is no outage, and
+# a retry against the same file cannot succeed, so it is a StoreError (as on PostgreSQL).
+_SCHEMA_ERRORS = ("no such table", "no such column")
+
+
 def _translate(exc: sqlite3.Error, url: str) -> StoreError:
-    if isinstance(exc, sqlite3.OperationalError):
-        return StoreUnavailable(f"SQLite error on {url}: {exc}")
-    return StoreError(f"SQLite error on {url}: {exc}")
+    message = f"SQLite error on {url}: {exc}"
+    if isinstance(exc, sqlite3.OperationalError) and not str(exc).startswith(_SCHEMA_ERRORS):
+        return StoreUnavailable(message)
+    return StoreError(message)
