@@ -25,8 +25,9 @@ from conveyor.errors import (
     StoreUnavailable,
 )
 from conveyor.job import Job, JobState, Lease, Page, Progress
+from conveyor.metrics.tally import Tally
 from conveyor.queue import QueueInfo
-from conveyor.stats import JobStats, MinuteCount, QueueCount, WorkerInfo
+from conveyor.stats import JobStats, MinuteCount, QueueCount, QueueDepth, WorkerInfo
 from conveyor.store.base import (
     Ack,
     AckOutcome,
@@ -51,6 +52,7 @@ from conveyor.store.postgres.transaction import PostgresTransaction
 from conveyor.store.rows import (
     ClaimStamp,
     claimed_jobs_from_columns,
+    depth_from_row,
     job_from_row,
     queues_from_rows,
     worker_from_row,
@@ -593,6 +595,7 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         completed: int,
         state: str,
         now: datetime,
+        metrics: str | None = None,
     ) -> None:
         params = {
             "id": worker_id,
@@ -601,6 +604,7 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
             "completed": completed,
             "state": state,
             "now": now,
+            "metrics": metrics,
         }
         await self._rowcount("heartbeat_worker", params)
 
@@ -613,7 +617,26 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         return sorted(str(r["id"]) for r in rows)
 
     async def prune_workers(self, *, before: datetime) -> int:
-        return await self._rowcount("prune_workers", {"before": before})
+        try:
+            async with self._require_pool().connection() as conn, conn.transaction():
+                pruned = await (
+                    await conn.execute(QUERIES["prune_workers_returning"], {"before": before})
+                ).fetchall()
+                if not pruned:
+                    return 0
+                totals = await (await conn.execute(QUERIES["metric_totals"], {})).fetchall()
+                folded = Tally.merged([r[0] for r in totals] + [r[0] for r in pruned])
+                await conn.execute(QUERIES["save_metric_totals"], {"metrics": folded.to_json()})
+                return len(pruned)
+        except psycopg.Error as exc:
+            raise _translate(exc, self.url) from exc
+
+    async def queue_depths(self, *, now: datetime) -> list[QueueDepth]:
+        rows = await self._rows("queue_depths", {"now": now})
+        return [depth_from_row(r, decode_time) for r in rows]
+
+    async def worker_tallies(self) -> list[str]:
+        return [str(r["metrics"]) for r in await self._rows("worker_tallies", {})]
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[StoreTx]:
