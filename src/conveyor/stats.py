@@ -55,3 +55,14 @@ class WorkerInfo:
     started_at: datetime
     last_heartbeat_at: datetime
     stopped_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDepth:
+    """Open jobs of one queue in one state; ``oldest_due`` is the ``run_at`` of the
+    longest-waiting one that could run now (``None`` for running jobs, or none due)."""
+
+    queue: str
+    state: str
+    count: int
+    oldest_due: datetime | None

@@ -34,6 +34,8 @@ async def run_worker(
     console: Console,
     with_scheduler: bool = True,
     max_prefetch: int | None = None,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
 ) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -60,6 +62,11 @@ async def run_worker(
         f"on {(await app.store()).url} (concurrency {concurrency}, {kept_ready}"
         + (", scheduler on)" if with_scheduler else ", no scheduler)")
     )
+    if metrics_port is not None:
+        from conveyor.metrics.endpoint import serve_worker_metrics
+
+        bound = serve_worker_metrics(worker, host=metrics_host, port=metrics_port)
+        console.print(f"worker metrics at http://{metrics_host}:{bound}/metrics")
     runner = asyncio.create_task(worker.run(handle_signals=True))
     watcher = asyncio.create_task(_recycle_when_too_big(worker, max_memory_mb))
     scheduler = Scheduler(app) if with_scheduler else None

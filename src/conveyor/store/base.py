@@ -20,7 +20,7 @@ from conveyor.errors import LeaseLost
 from conveyor.item import ItemCounts, ItemMark, ItemOutcome, ItemPage
 from conveyor.job import Job, JobError, JobState, Lease, Page, Progress
 from conveyor.queue import QueueInfo
-from conveyor.stats import JobStats, QueueCount, WorkerInfo
+from conveyor.stats import JobStats, QueueCount, QueueDepth, WorkerInfo
 from conveyor.store.schedule import ScheduleStore
 
 
@@ -371,8 +371,19 @@ class Store(ScheduleStore, Protocol):
         completed: int,
         state: str,
         now: datetime,
+        metrics: str | None = None,
     ) -> None:
-        """Record the worker's vital signs; ``state="stopped"`` on a clean exit."""
+        """Record the worker's vital signs; ``state="stopped"`` on a clean exit.
+        ``metrics`` is its ``Tally`` as JSON (``None`` keeps the last one written)."""
+        ...
+
+    async def queue_depths(self, *, now: datetime) -> list[QueueDepth]:
+        """Open jobs (available, scheduled, running, retrying) by queue and state, read
+        through indexes that leave out finished jobs."""
+        ...
+
+    async def worker_tallies(self) -> list[str]:
+        """Every registered worker's last metrics JSON, and the totals of pruned ones."""
         ...
 
     async def list_workers(self, *, limit: int = 100) -> list[WorkerInfo]: ...
@@ -382,7 +393,8 @@ class Store(ScheduleStore, Protocol):
         ...
 
     async def prune_workers(self, *, before: datetime) -> int:
-        """Forget stopped and dead workers that stopped before ``before``."""
+        """Forget stopped and dead workers that stopped before ``before``, folding their
+        metrics into the totals in the same transaction."""
         ...
 
     def transaction(self) -> AbstractAsyncContextManager[StoreTx]:

@@ -25,8 +25,9 @@ from conveyor.errors import (
     StoreUnavailable,
 )
 from conveyor.job import Job, JobState, Lease, Page, Progress
+from conveyor.metrics.tally import Tally
 from conveyor.queue import QueueInfo
-from conveyor.stats import JobStats, MinuteCount, QueueCount, WorkerInfo
+from conveyor.stats import JobStats, MinuteCount, QueueCount, QueueDepth, WorkerInfo
 from conveyor.store.base import (
     Ack,
     AckOutcome,
@@ -51,6 +52,7 @@ from conveyor.store.postgres.transaction import PostgresTransaction
 from conveyor.store.rows import (
     ClaimStamp,
     claimed_jobs_from_columns,
+    depth_from_row,
     job_from_row,
     queues_from_rows,
     worker_from_row,
@@ -174,6 +176,7 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         self._max = max_connections
         self._connect_timeout = connect_timeout
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
+        self._guard: asyncio.Task[None] | None = None
         # Plain claims get connections of their own (see _claim_plain), opened on first use.
         self._claim_pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
         self._claim_pool_lock = asyncio.Lock()
@@ -201,6 +204,22 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
             raise StoreUnavailable(f"cannot connect to PostgreSQL at {self.url}: {reason}") from exc
         await probe.close()
         self._pool = await self._open_pool(min_size=self._min, max_size=self._max)
+        self._guard = asyncio.create_task(self._close_at_loop_end(), name="conveyor-store-guard")
+
+    async def _close_at_loop_end(self) -> None:
+        """Wait to be cancelled, then close the store if it is still open.
+
+        A program that ends its event loop (``asyncio.run`` returning) without closing the
+        app has every task cancelled, the pools' own among them: a pool that was connecting
+        in the background takes that cancellation for a failed attempt and schedules
+        another, and the loop never finishes. Closing the pools here stops them first.
+        """
+        try:
+            await asyncio.Future()
+        except asyncio.CancelledError:
+            if self._pool is not None:
+                await self.close()
+            raise
 
     async def _open_pool(
         self,
@@ -224,6 +243,9 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         return pool
 
     async def close(self) -> None:
+        guard, self._guard = self._guard, None
+        if guard is not None and guard is not asyncio.current_task():
+            guard.cancel()
         pool, self._pool = self._pool, None
         claim_pool, self._claim_pool = self._claim_pool, None
         for each in (pool, claim_pool):
@@ -574,6 +596,7 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         completed: int,
         state: str,
         now: datetime,
+        metrics: str | None = None,
     ) -> None:
         params = {
             "id": worker_id,
@@ -582,6 +605,7 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
             "completed": completed,
             "state": state,
             "now": now,
+            "metrics": metrics,
         }
         await self._rowcount("heartbeat_worker", params)
 
@@ -594,7 +618,26 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         return sorted(str(r["id"]) for r in rows)
 
     async def prune_workers(self, *, before: datetime) -> int:
-        return await self._rowcount("prune_workers", {"before": before})
+        try:
+            async with self._require_pool().connection() as conn, conn.transaction():
+                pruned = await (
+                    await conn.execute(QUERIES["prune_workers_returning"], {"before": before})
+                ).fetchall()
+                if not pruned:
+                    return 0
+                totals = await (await conn.execute(QUERIES["metric_totals"], {})).fetchall()
+                folded = Tally.merged([r[0] for r in totals] + [r[0] for r in pruned])
+                await conn.execute(QUERIES["save_metric_totals"], {"metrics": folded.to_json()})
+                return len(pruned)
+        except psycopg.Error as exc:
+            raise _translate(exc, self.url) from exc
+
+    async def queue_depths(self, *, now: datetime) -> list[QueueDepth]:
+        rows = await self._rows("queue_depths", {"now": now})
+        return [depth_from_row(r, decode_time) for r in rows]
+
+    async def worker_tallies(self) -> list[str]:
+        return [str(r["metrics"]) for r in await self._rows("worker_tallies", {})]
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[StoreTx]:
