@@ -47,6 +47,7 @@ from carwash.templates import (
     RenderFailed,
     Templates,
     compile_template,
+    render_bounded,
     template_error,
 )
 from conveyor import BatchDone, Conveyor, Discard, JobContext
@@ -72,7 +73,7 @@ class CampaignRequest(BaseModel):
     @classmethod
     def _renders(cls, text: str) -> str:
         try:
-            compile_template(text).render(SAMPLE)
+            render_bounded(compile_template(text), SAMPLE)
         except template_error() as exc:
             raise ValueError(f"template does not render: {exc}") from None
         return text

@@ -13,7 +13,7 @@ from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, UploadFile
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, UploadFile
 from fastapi.responses import JSONResponse
 from sqlalchemy import Connection, func, select
 
@@ -29,6 +29,8 @@ from conveyor.api import require_admin, require_reader
 
 READ_CHUNK = 64 * 1024
 Positive = Annotated[int, Query(gt=0, lt=2**63)]
+# A path id that a 64-bit column can hold; anything beyond is a 422, not a database error.
+RowId = Annotated[int, Path(ge=-(2**63), lt=2**63)]
 
 
 def _tenant_exists(conn: Connection, tenant_id: int) -> bool:
@@ -96,7 +98,7 @@ def _add_upload_routes(
 
 def _add_campaign_routes(api: APIRouter, app: Conveyor, db: Database) -> None:
     @api.get("/campaigns/{campaign_id}", dependencies=[Depends(require_reader)])
-    async def campaign(campaign_id: int) -> dict[str, Any]:
+    async def campaign(campaign_id: RowId) -> dict[str, Any]:
         """A campaign with its recipients counted by state, live while it sends."""
 
         def load(conn: Connection) -> dict[str, Any] | None:
@@ -162,7 +164,7 @@ def _add_domain_routes(api: APIRouter, db: Database) -> None:
 
     @api.get("/tenants/{tenant_id}/summaries", dependencies=[Depends(require_reader)])
     async def summaries(
-        tenant_id: int, since: date | None = None, limit: Annotated[int, Query(ge=1, le=366)] = 31
+        tenant_id: RowId, since: date | None = None, limit: Annotated[int, Query(ge=1, le=366)] = 31
     ) -> list[dict[str, Any]]:
         """The tenant's daily summaries (the financial sync's output), newest first."""
 
@@ -185,7 +187,7 @@ def _add_domain_routes(api: APIRouter, db: Database) -> None:
         return await db.read(load)
 
     @api.get("/customers/{customer_id}/credits", dependencies=[Depends(require_reader)])
-    async def customer_credits(customer_id: int) -> dict[str, Any]:
+    async def customer_credits(customer_id: RowId) -> dict[str, Any]:
         def load(conn: Connection) -> dict[str, Any]:
             total, grants = conn.execute(
                 select(func.coalesce(func.sum(CreditEntry.amount), 0), func.count()).where(

@@ -26,18 +26,37 @@ UTF8_QP = Charset("utf-8")
 UTF8_QP.body_encoding = QP
 
 
+MAX_LOOP_STEPS = 10_000
+"""Steps of ``range`` one rendering may take, summed over all its loops, nested or not."""
+MAX_OUTPUT = 100_000
+"""Characters one rendering may produce, and the longest string ``*`` may build."""
+
+
 @functools.cache
 def _environment() -> SandboxedEnvironment:
     # Imported on first use: loading the app (every CLI command) need not import Jinja2.
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
-    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    from carwash.template_limits import bounded_environment
+
+    return bounded_environment(
+        SandboxedEnvironment, StrictUndefined, max_steps=MAX_LOOP_STEPS, max_output=MAX_OUTPUT
+    )
 
 
 def compile_template(text: str) -> Template:
-    """A campaign's subject or body as a sandboxed Jinja2 template (undefined names fail)."""
+    """A campaign's subject or body as a sandboxed Jinja2 template (undefined names fail;
+    loop steps, repetition and output are bounded)."""
     return _environment().from_string(text)
+
+
+def render_bounded(template: Template, context: dict[str, Any]) -> str:
+    """``template`` rendered with its output bounded by ``MAX_OUTPUT`` (a TemplateError
+    beyond it) and its loop steps counted afresh."""
+    from carwash.template_limits import render_within
+
+    return render_within(template, context, max_output=MAX_OUTPUT)
 
 
 def template_error() -> type[Exception]:
@@ -86,11 +105,11 @@ class Templates:
         }
         message = Message()
         message["MIME-Version"] = "1.0"
-        message.set_payload(self.body.render(context), UTF8_QP)  # text/plain; utf-8
+        message.set_payload(render_bounded(self.body, context), UTF8_QP)  # text/plain; utf-8
         message["From"] = self.sender
         message["To"] = recipient["email"]
         # One line, whatever the data held: a line break would end the header.
-        subject = " ".join(self.subject.render(context).split())
+        subject = " ".join(render_bounded(self.subject, context).split())
         message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
         message["Date"] = format_datetime(datetime.now(UTC))
         # One stable id per campaign and customer, so a mail system downstream can drop dups.

@@ -182,7 +182,6 @@ async def listing_failures(client: httpx.AsyncClient, accepted: int) -> list[str
     return failures
 
 
-@pytest.mark.xfail(strict=True, reason="needs fix for defect 6 of #21")
 async def test_the_defect_6_payloads_get_422_and_break_no_listing(
     store_url: str, tmp_path: Path
 ) -> None:
@@ -197,7 +196,6 @@ async def test_the_defect_6_payloads_get_422_and_break_no_listing(
     assert not failures, "\n".join(failures)
 
 
-@pytest.mark.xfail(strict=True, reason="needs fix for defect 8 of #21")
 async def test_the_defect_8_ids_and_templates_get_422(store_url: str, tmp_path: Path) -> None:
     """Through a real server process: a template that blocks the server's loop cannot be
     timed out from inside that loop, but its process can be killed afterwards."""

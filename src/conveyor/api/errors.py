@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -28,6 +29,16 @@ from conveyor.errors import (
 )
 
 log = logging.getLogger("conveyor.api")
+# A database URL (with any credentials and path) as a store's error text may quote it.
+_CONNECTION_STRING = re.compile(
+    r"\b(?:postgres(?:ql)?(?:\+\w+)?|sqlite(?:\+\w+)?):/*[^\s:]*(?::[^\s]*)?"
+)
+
+
+def scrub(message: str) -> str:
+    """``message`` with every database URL replaced by ``<database>``."""
+    return _CONNECTION_STRING.sub("<database>", message)
+
 
 # Most specific first: the first class that matches decides.
 ERROR_TABLE: list[tuple[type[ConveyorError], int, str]] = [
@@ -93,7 +104,7 @@ def conveyor_error_response(exc: ConveyorError) -> JSONResponse:
         if isinstance(exc, kind):
             if status >= 500:
                 log.error("%s: %s", code, exc)
-            return error_response(status, code, str(exc), _details(exc))
+            return error_response(status, code, scrub(str(exc)), _details(exc))
     raise AssertionError("ConveyorError is the last row")  # pragma: no cover
 
 

@@ -13,6 +13,7 @@ from conveyor.api.auth import Authenticator, Principal
 from conveyor.api.inputs import Moment, Text, nul_locations
 from conveyor.app import MAX_DELAY, PRIORITY_RANGE, Conveyor
 from conveyor.errors import TaskNotFound
+from conveyor.strict_json import unstorable_reason
 from conveyor.task import Task
 
 JobJson = dict[str, Any]
@@ -20,7 +21,16 @@ JobJson = dict[str, Any]
 
 def _endpoint(app: Conveyor, task: Task[Any], auth: Authenticator) -> Any:
     async def enqueue(request: Request, response: Response, **params: Any) -> JSONResponse:
-        nul = nul_locations(params["payload"].model_dump(mode="json"))
+        try:
+            dumped = params["payload"].model_dump(mode="json")
+            reason = unstorable_reason(dumped)
+        except ValueError as exc:  # pydantic refuses to dump a value nested too deep
+            dumped, reason = None, str(exc)
+        if reason is not None:
+            raise RequestValidationError(
+                [{"loc": ("body",), "msg": f"cannot be stored: {reason}", "type": "unstorable"}]
+            )
+        nul = nul_locations(dumped)
         if nul:
             message = "must not contain NUL (U+0000) characters"
             raise RequestValidationError(
