@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,11 @@ class Settings(BaseSettings):
     )
     lease_ttl_seconds: float = Field(
         default=30.0, gt=0, description="How long a claim holds a job without a heartbeat."
+    )
+
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="CLI log lines: 'text' (human-readable) or 'json' (one object per line).",
     )
 
     @property

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import logging
 import signal
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -17,6 +16,7 @@ from conveyor.api import create_api
 from conveyor.api.auth import parse_tokens
 from conveyor.app import Conveyor
 from conveyor.errors import ConfigurationError
+from conveyor.logs import configure_logging
 from conveyor.scheduler.scheduler import Scheduler
 from conveyor.worker.worker import Worker, WorkerOptions
 
@@ -59,9 +59,7 @@ async def serve(
     with_scheduler: bool = True,
 ) -> None:
     check_binding(app, host)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(app.settings.log_format)
     store = await app.store()
     api = create_api(app, expect_workers=with_worker)
     server = uvicorn.Server(

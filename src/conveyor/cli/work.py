@@ -12,7 +12,9 @@ from datetime import timedelta
 from rich.console import Console
 
 from conveyor.app import Conveyor
+from conveyor.logs import configure_logging
 from conveyor.scheduler.scheduler import Scheduler
+from conveyor.settings import Settings
 from conveyor.worker.supervisor import Supervisor, worker_command
 from conveyor.worker.worker import Worker, WorkerOptions
 
@@ -35,9 +37,7 @@ async def run_worker(
     with_scheduler: bool = True,
     max_prefetch: int | None = None,
 ) -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(app.settings.log_format)
     worker = Worker(
         app,
         WorkerOptions(
@@ -93,9 +93,7 @@ async def _recycle_when_too_big(worker: Worker, max_memory_mb: int | None) -> No
 def run_supervisor(argv: Sequence[str], processes: int) -> int:
     """Run ``processes`` children with the same arguments minus ``--processes``."""
     child_args = [*_without_processes(list(argv)), "--supervised"]
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(Settings().log_format)
     return Supervisor(worker_command(child_args), processes).run()
 
 
