@@ -12,6 +12,7 @@ from datetime import timedelta
 import uvicorn
 from rich.console import Console
 
+from conveyor.alerts.rules import start_alerts
 from conveyor.api import create_api
 from conveyor.api.auth import parse_tokens
 from conveyor.app import Conveyor
@@ -87,6 +88,7 @@ async def serve(
     services = contextlib.AsyncExitStack()
     for service in app.services:  # the application's companions (app.add_service)
         await services.enter_async_context(service(app))
+    alerts = start_alerts(app) if worker is not None else None
     tasks = [asyncio.create_task(server.serve(), name="conveyor-api")]
     if worker is not None:
         tasks.append(asyncio.create_task(worker.run(), name="conveyor-worker"))
@@ -113,6 +115,8 @@ async def serve(
         if worker is not None:
             worker.stop()
             await tasks[1]
+        if alerts is not None:
+            await alerts.close()
         await services.aclose()
         await app.close()
 

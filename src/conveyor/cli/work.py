@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from rich.console import Console
 
+from conveyor.alerts.rules import Alerts, start_alerts
 from conveyor.app import Conveyor
 from conveyor.logs import configure_logging
 from conveyor.scheduler.scheduler import Scheduler
@@ -60,8 +61,9 @@ async def run_worker(
         f"on {(await app.store()).url} (concurrency {concurrency}, {kept_ready}"
         + (", scheduler on)" if with_scheduler else ", no scheduler)")
     )
+    alerts = start_alerts(app)
     runner = asyncio.create_task(worker.run(handle_signals=True))
-    watcher = asyncio.create_task(_recycle_when_too_big(worker, max_memory_mb))
+    watcher = asyncio.create_task(_recycle_when_too_big(worker, max_memory_mb, alerts))
     scheduler = Scheduler(app) if with_scheduler else None
     firing = asyncio.create_task(scheduler.run()) if scheduler is not None else None
     try:
@@ -73,10 +75,14 @@ async def run_worker(
         if scheduler is not None and firing is not None:
             scheduler.stop()
             await firing
+        if alerts is not None:
+            await alerts.close()
         await app.close()
 
 
-async def _recycle_when_too_big(worker: Worker, max_memory_mb: int | None) -> None:
+async def _recycle_when_too_big(
+    worker: Worker, max_memory_mb: int | None, alerts: Alerts | None = None
+) -> None:
     """Stop the worker gracefully once it grew past ``max_memory_mb``; the supervisor then
     starts a fresh process (a leaking handler cannot grow forever). The job-count limit is
     the worker's own ``max_jobs``."""
@@ -87,6 +93,8 @@ async def _recycle_when_too_big(worker: Worker, max_memory_mb: int | None) -> No
         if _rss_mb() > max_memory_mb:
             logging.getLogger("conveyor.worker").info("recycling at %.0f MB", _rss_mb())
             worker.stop()
+            if alerts is not None:
+                await alerts.worker_recycled(worker.id, _rss_mb(), max_memory_mb)
             return
 
 
