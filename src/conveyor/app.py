@@ -13,6 +13,7 @@ from typing import Any, TypeVar, overload
 import pydantic
 
 from conveyor.batch import plan_batch
+from conveyor.batches import Batch, BatchPage
 from conveyor.bulk import build_many, collector_paused
 from conveyor.clock import Clock, SystemClock
 from conveyor.errors import (
@@ -24,26 +25,17 @@ from conveyor.errors import (
 from conveyor.explain import Explanation, explain
 from conveyor.flow import FlowOptions, KeyFn, Rate
 from conveyor.hooks import Hook, HookKind, Hooks
-from conveyor.job import Job, JobState
+from conveyor.item import ItemCounts, ItemOutcome, ItemPage, ledger_of
+from conveyor.job import Job, JobState, Page
 from conveyor.queue import QueueInfo
 from conveyor.retry import RetryPolicy
+from conveyor.schedule import ScheduleInfo
 from conveyor.scheduler.admin import ScheduleAdmin
 from conveyor.scheduler.definition import Declared
 from conveyor.settings import Settings
-from conveyor.store.base import (
-    Inserted,
-    JobFilter,
-    JobStats,
-    NewJob,
-    Page,
-    QueueCount,
-    Store,
-    WorkerInfo,
-)
-from conveyor.store.batches import Batch, BatchPage
+from conveyor.stats import JobStats, QueueCount, WorkerInfo
+from conveyor.store.base import Inserted, JobFilter, NewJob, Store
 from conveyor.store.factory import store_for_url
-from conveyor.store.items import ItemCounts, ItemOutcome, ItemPage, ledger_of
-from conveyor.store.schedule import ScheduleInfo
 from conveyor.task import Handler, Task, TaskOptions, payload_type_of
 from conveyor.transactional import check_same_dialect, run_plan, run_plan_sync
 

@@ -17,6 +17,7 @@ from conveyor.errors import (
     ScheduleDeclaredInCode,
 )
 from conveyor.job import Job
+from conveyor.schedule import ScheduleInfo
 from conveyor.scheduler.definition import (
     Declared,
     TenantSource,
@@ -24,7 +25,6 @@ from conveyor.scheduler.definition import (
     reanchored,
     rule_of,
 )
-from conveyor.store.schedule import ScheduleInfo
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError, TaskNotFound
 from conveyor.maintenance.pruner import Maintenance, MaintenanceOptions
+from conveyor.schedule import Fire, FireOutcome, FireResult, ScheduleInfo
 from conveyor.scheduler.cron import zone
 from conveyor.scheduler.definition import Declared, rule_of
 from conveyor.scheduler.planner import DEFAULT_CATCH_UP_LIMIT, DEFAULT_GRACE, plan_fires
 from conveyor.store.base import NewJob, Store
-from conveyor.store.schedule import Fire, FireOutcome, FireResult, ScheduleInfo
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor

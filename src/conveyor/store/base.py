@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, LiteralString, Protocol
 
+from conveyor.batches import Batch, BatchPage, NewBatch
 from conveyor.errors import LeaseLost
-from conveyor.job import Job, JobError, JobState, Lease, Progress
+from conveyor.item import ItemCounts, ItemMark, ItemOutcome, ItemPage
+from conveyor.job import Job, JobError, JobState, Lease, Page, Progress
 from conveyor.queue import QueueInfo
-from conveyor.store.batches import Batch, BatchPage, NewBatch
-from conveyor.store.items import ItemCounts, ItemMark, ItemOutcome, ItemPage
+from conveyor.stats import JobStats, QueueCount, WorkerInfo
 from conveyor.store.schedule import ScheduleStore
 
 
@@ -122,67 +123,6 @@ class JobFilter:
     created_before: datetime | None = None
     finished_after: datetime | None = None
     finished_before: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """One page of a keyset-paginated listing, newest job first.
-
-    ``next_after`` is the cursor for the following page (``None`` on the last page). Jobs
-    inserted while paging have larger ids and never shift later pages.
-    """
-
-    jobs: list[Job]
-    next_after: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class QueueCount:
-    """How many jobs one queue holds in one state."""
-
-    queue: str
-    state: JobState
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class MinuteCount:
-    """How many jobs reached ``state`` (a final state) during the minute starting at ``minute``."""
-
-    minute: datetime
-    state: JobState
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class JobStats:
-    """What an operator asks first: how many, how fast, how far behind."""
-
-    counts: list[QueueCount]
-    finished_per_minute: list[MinuteCount]
-    oldest_waiting_run_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerInfo:
-    """One worker process as the registry knows it.
-
-    ``state``: ``running``, ``stopping`` (draining), ``stopped`` (exited cleanly) or
-    ``dead`` (stopped heart-beating; marked by another worker).
-    """
-
-    id: str
-    host: str
-    pid: int
-    queues: list[str] | None
-    concurrency: int
-    executors: int
-    running: int
-    completed: int
-    state: str
-    started_at: datetime
-    last_heartbeat_at: datetime
-    stopped_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

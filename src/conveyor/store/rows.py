@@ -11,8 +11,8 @@ from typing import Any
 from conveyor.bulk import build_many
 from conveyor.job import Job, JobError, JobState, Progress, ScheduledFrom
 from conveyor.queue import QueueInfo
-from conveyor.store.base import WorkerInfo
-from conveyor.store.schedule import CatchUp, ScheduleInfo, ScheduleSpec
+from conveyor.schedule import CatchUp, ScheduleInfo, ScheduleSpec
+from conveyor.stats import WorkerInfo
 
 TimeDecoder = Callable[[Any], datetime]
 

@@ -525,12 +525,6 @@ WITH batch AS (
 SELECT (SELECT id FROM batch) AS batch_id, (SELECT count(*) FROM inserted) AS inserted,
        (SELECT count(*) FROM notified) AS notified;
 
--- name: insert_batch_jobs
--- insert_batch above already inserts the children in its one statement; SQLite, which
--- has no INSERT in a CTE, needs a second one. This block exists so that both dialects
--- define the same names, and is not used.
-SELECT %(batch_id)s::bigint AS batch_id;
-
 -- name: get_batch
 SELECT * FROM conveyor_batches WHERE id = %(id)s;
 

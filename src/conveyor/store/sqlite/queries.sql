@@ -351,11 +351,6 @@ SELECT min(run_at) AS run_at FROM conveyor_jobs
 WHERE state IN ('available', 'scheduled', 'retrying') AND run_at <= :now
   AND state <> 'completed';
 
--- name: notify_queues
--- SQLite has no cross-process NOTIFY: the store wakes in-process workers instead, and this
--- statement only echoes the queues so that both dialects define the same names.
-SELECT value AS queue FROM json_each(:queues);
-
 -- name: record_items
 -- Upsert item outcomes in one statement; 'done' is final (see the PostgreSQL query).
 INSERT INTO conveyor_items AS i (ledger, item_key, outcome, reason, job_id, attempt,
@@ -590,11 +585,6 @@ RETURNING name;
 -- name: prune_fires
 -- Forget fires recorded before :before: the cursors keep where each rule is.
 DELETE FROM conveyor_schedule_fires WHERE recorded_at < :before;
-
--- name: lock_flow_claims
--- The store's write transaction (BEGIN IMMEDIATE) already serialises every claim; this
--- only echoes, so that both dialects define the same names.
-SELECT 1 AS locked;
 
 -- name: claim_flow_jobs
 -- Claim up to :limit due flow jobs; see the PostgreSQL query for how the groups are

@@ -30,8 +30,9 @@ from conveyor.errors import (
     StoreError,
     StoreUnavailable,
 )
-from conveyor.job import Job, JobState, Lease, Progress
+from conveyor.job import Job, JobState, Lease, Page, Progress
 from conveyor.queue import QueueInfo
+from conveyor.stats import JobStats, MinuteCount, QueueCount, WorkerInfo
 from conveyor.store.base import (
     Ack,
     AckOutcome,
@@ -41,14 +42,9 @@ from conveyor.store.base import (
     Inserted,
     InsertPlan,
     JobFilter,
-    JobStats,
     Listener,
-    MinuteCount,
     NewJob,
-    Page,
-    QueueCount,
     StoreTx,
-    WorkerInfo,
 )
 from conveyor.store.insert import BatchInsertPlan
 from conveyor.store.rows import (
@@ -425,7 +421,7 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
                     raise
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                raise StoreUnavailable(f"migrating {self.url} failed: {exc}") from exc
+                raise StoreError(f"migrating {self.url} failed: {exc}") from exc
             return len(MIGRATIONS)
 
         return await self._call(run)
@@ -766,7 +762,13 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
         return await self._write(lambda c: c.execute(QUERIES["prune_finished"], params).rowcount)
 
 
+# OperationalError also covers a schema that is missing or behind: that is no outage, and
+# a retry against the same file cannot succeed, so it is a StoreError (as on PostgreSQL).
+_SCHEMA_ERRORS = ("no such table", "no such column")
+
+
 def _translate(exc: sqlite3.Error, url: str) -> StoreError:
-    if isinstance(exc, sqlite3.OperationalError):
-        return StoreUnavailable(f"SQLite error on {url}: {exc}")
-    return StoreError(f"SQLite error on {url}: {exc}")
+    message = f"SQLite error on {url}: {exc}"
+    if isinstance(exc, sqlite3.OperationalError) and not str(exc).startswith(_SCHEMA_ERRORS):
+        return StoreUnavailable(message)
+    return StoreError(message)
