@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 Claim = Literal["open", "folded", "digest"]
 """What an occurrence means for its incident: ``open`` (first: send the alert), ``folded``
@@ -28,9 +28,43 @@ class IncidentClaims(Protocol):
         self, rule: str, subject: str, now: datetime, window: timedelta
     ) -> Occurrence: ...
 
+    async def flush_digests(self, now: datetime, window: timedelta) -> list[tuple[str, str, int]]:
+        """Incidents whose window passed with folded occurrences: (rule, subject, folded),
+        each handed to one caller."""
+        ...
+
     async def resolve(self, rule: str, subject: str) -> bool:
         """Close the incident; True for the one caller that closed it (it sends 'resolved')."""
         ...
+
+
+class _IncidentStore(Protocol):
+    async def occur_incident(
+        self, *, rule: str, subject: str, now: datetime, window: timedelta
+    ) -> Any: ...
+
+    async def flush_incident_digests(
+        self, *, now: datetime, window: timedelta
+    ) -> list[tuple[str, str, int]]: ...
+
+    async def resolve_incident(self, *, rule: str, subject: str) -> bool: ...
+
+
+class StoreIncidents:
+    """Incident claims in the store's incidents table: one sender per message cluster-wide."""
+
+    def __init__(self, store: _IncidentStore) -> None:
+        self.store = store
+
+    async def occur(self, rule: str, subject: str, now: datetime, window: timedelta) -> Occurrence:
+        seen = await self.store.occur_incident(rule=rule, subject=subject, now=now, window=window)
+        return Occurrence(seen.claim, seen.folded)
+
+    async def flush_digests(self, now: datetime, window: timedelta) -> list[tuple[str, str, int]]:
+        return await self.store.flush_incident_digests(now=now, window=window)
+
+    async def resolve(self, rule: str, subject: str) -> bool:
+        return await self.store.resolve_incident(rule=rule, subject=subject)
 
 
 @dataclass

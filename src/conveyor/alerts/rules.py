@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from conveyor.alerts.delivery import Alert, Deliverer
-from conveyor.alerts.incidents import MemoryIncidents
+from conveyor.alerts.incidents import IncidentClaims, MemoryIncidents, StoreIncidents
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
@@ -28,7 +28,7 @@ class Alerts:
         settings: Settings,
         *,
         deliverer: Deliverer | None = None,
-        incidents: MemoryIncidents | None = None,
+        incidents: IncidentClaims | None = None,
         now: Any = None,
     ) -> None:
         self.settings = settings
@@ -38,7 +38,7 @@ class Alerts:
             mail_to=[a.strip() for a in (settings.alert_email or "").split(",") if a.strip()],
             webhook_url=settings.alert_webhook_url,
         )
-        self.incidents = incidents or MemoryIncidents()
+        self.incidents: IncidentClaims = incidents or MemoryIncidents()
         self.window = timedelta(seconds=settings.alert_digest_seconds)
         self._now = now or (lambda: datetime.now().astimezone())
         self._last: dict[tuple[str, str], str] = {}
@@ -124,10 +124,10 @@ class Alerts:
         )
 
 
-def start_alerts(app: Conveyor) -> Alerts | None:
+async def start_alerts(app: Conveyor) -> Alerts | None:
     """Install and start the built-in alerts on ``app`` when a mail or webhook target is set
     (called by ``conveyor worker`` and ``conveyor serve``)."""
-    alerts = Alerts(app.settings)
+    alerts = Alerts(app.settings, incidents=StoreIncidents(await app.store()))  # type: ignore[arg-type]
     if not alerts.deliverer.enabled:
         return None
     alerts.install(app)
