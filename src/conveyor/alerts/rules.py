@@ -43,6 +43,7 @@ class Alerts:
         self._now = now or (lambda: datetime.now().astimezone())
         self._last: dict[tuple[str, str], str] = {}
         self._ticker: asyncio.Task[None] | None = None
+        self._failing: set[str] = set()
 
     def install(self, app: Conveyor) -> Alerts:
         """Register the failure and success hooks on ``app`` (the app's own hooks stay)."""
@@ -63,6 +64,7 @@ class Alerts:
             f"Job: {self.link(job.id)}\n"
         )
         self._last[(FAILED, job.task)] = details
+        self._failing.add(job.task)
         seen = await self.incidents.occur(FAILED, job.task, self._now(), self.window)
         if seen.claim == "open":
             self.deliverer.submit(
@@ -72,6 +74,10 @@ class Alerts:
             self._send_digest(FAILED, job.task, seen.folded)
 
     async def on_success(self, job: Job, result: Any) -> None:
+        # Only a process that saw the task fail asks the store: no statement per job.
+        if job.task not in self._failing:
+            return
+        self._failing.discard(job.task)
         if await self.incidents.resolve(FAILED, job.task):
             self.deliverer.submit(
                 Alert(
