@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,38 @@ class Settings(BaseSettings):
     )
     lease_ttl_seconds: float = Field(
         default=30.0, gt=0, description="How long a claim holds a job without a heartbeat."
+    )
+
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Base URL of the API/dashboard; alerts link to {public_url}/jobs/{id}.",
+    )
+    alert_email: str | None = Field(
+        default=None,
+        description="Comma-separated addresses that receive alerts (sent through smtp_url).",
+    )
+    alert_from: str = Field(default="conveyor@localhost", description="From address of alerts.")
+    alert_webhook_url: str | None = Field(
+        default=None, description="URL that receives alerts as a JSON POST with a 'text' field."
+    )
+    alert_lag_seconds: float = Field(
+        default=300.0, gt=0, description="Alert when a queue's oldest runnable job is older (s)."
+    )
+    alert_failure_rate: float = Field(
+        default=0.5, gt=0, le=1, description="Alert when a task's failed share exceeds this."
+    )
+    alert_failure_window_seconds: float = Field(
+        default=300.0, gt=0, description="Window (s) over which a task's failure rate is taken."
+    )
+    alert_digest_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="Later occurrences of an open incident within this many seconds are "
+        "folded into one digest message.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="CLI log lines: 'text' (human-readable) or 'json' (one object per line).",
     )
 
     @property

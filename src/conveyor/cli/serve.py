@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import logging
 import signal
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -13,10 +12,12 @@ from datetime import timedelta
 import uvicorn
 from rich.console import Console
 
+from conveyor.alerts.rules import start_alerts
 from conveyor.api import create_api
 from conveyor.api.auth import parse_tokens
 from conveyor.app import Conveyor
 from conveyor.errors import ConfigurationError
+from conveyor.logs import configure_logging
 from conveyor.scheduler.scheduler import Scheduler
 from conveyor.worker.worker import Worker, WorkerOptions
 
@@ -59,9 +60,7 @@ async def serve(
     with_scheduler: bool = True,
 ) -> None:
     check_binding(app, host)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(app.settings.log_format)
     store = await app.store()
     api = create_api(app, expect_workers=with_worker)
     server = _Server(uvicorn.Config(api, host=host, port=port, log_level="info", lifespan="off"))
@@ -87,6 +86,7 @@ async def serve(
     services = contextlib.AsyncExitStack()
     for service in app.services:  # the application's companions (app.add_service)
         await services.enter_async_context(service(app))
+    alerts = await start_alerts(app) if worker is not None else None
     tasks = [asyncio.create_task(server.serve(), name="conveyor-api")]
     if worker is not None:
         tasks.append(asyncio.create_task(worker.run(), name="conveyor-worker"))
@@ -113,6 +113,8 @@ async def serve(
         if worker is not None:
             worker.stop()
             await tasks[1]
+        if alerts is not None:
+            await alerts.close()
         await services.aclose()
         await app.close()
 

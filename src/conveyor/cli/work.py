@@ -11,8 +11,11 @@ from datetime import timedelta
 
 from rich.console import Console
 
+from conveyor.alerts.rules import Alerts, start_alerts
 from conveyor.app import Conveyor
+from conveyor.logs import configure_logging
 from conveyor.scheduler.scheduler import Scheduler
+from conveyor.settings import Settings
 from conveyor.worker.supervisor import Supervisor, worker_command
 from conveyor.worker.worker import Worker, WorkerOptions
 
@@ -37,9 +40,7 @@ async def run_worker(
     metrics_port: int | None = None,
     metrics_host: str = "127.0.0.1",
 ) -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(app.settings.log_format)
     worker = Worker(
         app,
         WorkerOptions(
@@ -67,8 +68,9 @@ async def run_worker(
 
         bound = serve_worker_metrics(worker, host=metrics_host, port=metrics_port)
         console.print(f"worker metrics at http://{metrics_host}:{bound}/metrics")
+    alerts = await start_alerts(app)
     runner = asyncio.create_task(worker.run(handle_signals=True))
-    watcher = asyncio.create_task(_recycle_when_too_big(worker, max_memory_mb))
+    watcher = asyncio.create_task(_recycle_when_too_big(worker, max_memory_mb, alerts))
     scheduler = Scheduler(app) if with_scheduler else None
     firing = asyncio.create_task(scheduler.run()) if scheduler is not None else None
     try:
@@ -80,10 +82,14 @@ async def run_worker(
         if scheduler is not None and firing is not None:
             scheduler.stop()
             await firing
+        if alerts is not None:
+            await alerts.close()
         await app.close()
 
 
-async def _recycle_when_too_big(worker: Worker, max_memory_mb: int | None) -> None:
+async def _recycle_when_too_big(
+    worker: Worker, max_memory_mb: int | None, alerts: Alerts | None = None
+) -> None:
     """Stop the worker gracefully once it grew past ``max_memory_mb``; the supervisor then
     starts a fresh process (a leaking handler cannot grow forever). The job-count limit is
     the worker's own ``max_jobs``."""
@@ -94,15 +100,15 @@ async def _recycle_when_too_big(worker: Worker, max_memory_mb: int | None) -> No
         if _rss_mb() > max_memory_mb:
             logging.getLogger("conveyor.worker").info("recycling at %.0f MB", _rss_mb())
             worker.stop()
+            if alerts is not None:
+                await alerts.worker_recycled(worker.id, _rss_mb(), max_memory_mb)
             return
 
 
 def run_supervisor(argv: Sequence[str], processes: int) -> int:
     """Run ``processes`` children with the same arguments minus ``--processes``."""
     child_args = [*_without_processes(list(argv)), "--supervised"]
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(Settings().log_format)
     return Supervisor(worker_command(child_args), processes).run()
 
 

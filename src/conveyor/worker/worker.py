@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from conveyor.context import JobContext
 from conveyor.errors import ConveyorError, LeaseLost
 from conveyor.job import Job, Lease
+from conveyor.logs import bound_job
 from conveyor.metrics.tally import Tally, outcome_of
 from conveyor.store.base import Ack, Failure, Store
 from conveyor.worker.acker import AckBuffer
@@ -321,14 +322,21 @@ class Worker:
         started = time.perf_counter()
         try:
             try:
-                ack = await execute(
-                    job,
-                    tasks=self.app.tasks,
-                    store=store,
-                    clock=self.app.clock,
-                    on_context=remember,
-                    hooks=self.app.hooks,
-                )
+                with bound_job(
+                    job_id=job.id,
+                    task=job.task,
+                    attempt=job.attempt,
+                    queue=job.queue,
+                    worker_id=self.id,
+                ):
+                    ack = await execute(
+                        job,
+                        tasks=self.app.tasks,
+                        store=store,
+                        clock=self.app.clock,
+                        on_context=remember,
+                        hooks=self.app.hooks,
+                    )
             except asyncio.CancelledError:
                 if self._stopping.is_set() or not self._holds(job.id, token):
                     return  # force-stopped or lease lost: the drain or the rescuer has it

@@ -896,3 +896,30 @@ SELECT metrics FROM conveyor_metric_totals WHERE id = 1 FOR UPDATE;
 -- name: save_metric_totals
 INSERT INTO conveyor_metric_totals (id, metrics) VALUES (1, %(metrics)s)
 ON CONFLICT (id) DO UPDATE SET metrics = excluded.metrics;
+
+-- name: occur_incident
+-- Opens the incident (last_claim 'open': send the alert), or counts one more occurrence
+-- ('folded'); once the digest window passed since the last message, moves sent_at on
+-- ('digest': send a digest of `digested` occurrences). SET reads the row as it was before.
+INSERT INTO conveyor_incidents (rule, subject, opened_at, sent_at, folded, digested, last_claim)
+VALUES (%(rule)s, %(subject)s, %(now)s::double precision, %(now)s::double precision, 0, 0, 'open')
+ON CONFLICT (rule, subject) DO UPDATE SET
+    folded = CASE WHEN %(now)s::double precision - conveyor_incidents.sent_at >= %(window)s::double precision
+        THEN 0 ELSE conveyor_incidents.folded + 1 END,
+    digested = CASE WHEN %(now)s::double precision - conveyor_incidents.sent_at >= %(window)s::double precision
+        THEN conveyor_incidents.folded + 1 ELSE conveyor_incidents.digested END,
+    sent_at = CASE WHEN %(now)s::double precision - conveyor_incidents.sent_at >= %(window)s::double precision
+        THEN %(now)s::double precision ELSE conveyor_incidents.sent_at END,
+    last_claim = CASE WHEN %(now)s::double precision - conveyor_incidents.sent_at >= %(window)s::double precision
+        THEN 'digest' ELSE 'folded' END
+RETURNING last_claim, folded, digested;
+
+-- name: flush_incident_digests
+-- The incidents whose window passed with folded occurrences; each row goes to one caller.
+UPDATE conveyor_incidents SET sent_at = %(now)s::double precision, digested = folded, folded = 0
+WHERE folded > 0 AND %(now)s::double precision - sent_at >= %(window)s::double precision
+RETURNING rule, subject, digested;
+
+-- name: resolve_incident
+DELETE FROM conveyor_incidents WHERE rule = %(rule)s AND subject = %(subject)s
+RETURNING rule;

@@ -41,6 +41,7 @@ from conveyor.store.base import (
     NewJob,
     StoreTx,
 )
+from conveyor.store.incident_methods import IncidentMethods
 from conveyor.store.insert import BatchInsertPlan
 from conveyor.store.postgres.batches import PostgresBatches
 from conveyor.store.postgres.fence import fenced, results_json, returned_ids
@@ -152,7 +153,9 @@ def _filter_params(f: JobFilter) -> dict[str, Any]:
     }
 
 
-class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, PostgresFlow):
+class PostgresStore(
+    PostgresSchedules, PostgresItemLedger, PostgresBatches, PostgresFlow, IncidentMethods
+):
     """The job store on PostgreSQL: SKIP LOCKED claims, batched fenced acks, a pool."""
 
     dialect = "postgresql"

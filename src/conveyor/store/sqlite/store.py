@@ -47,6 +47,7 @@ from conveyor.store.base import (
     NewJob,
     StoreTx,
 )
+from conveyor.store.incident_methods import IncidentMethods
 from conveyor.store.insert import BatchInsertPlan
 from conveyor.store.rows import (
     ClaimStamp,
@@ -207,7 +208,7 @@ def _filter_params(f: JobFilter) -> dict[str, Any]:
     }
 
 
-class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
+class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow, IncidentMethods):
     """The embedded job store on one SQLite file (WAL mode)."""
 
     dialect = "sqlite"
