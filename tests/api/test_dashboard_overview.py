@@ -22,3 +22,15 @@ async def test_overview_needs_a_token_when_tokens_are_configured(make_api: MakeA
     assert "<table>" not in refused.text
     allowed = await api.client.get("/", headers={"Authorization": f"Bearer {READER_TOKEN}"})
     assert allowed.status_code == 200
+
+
+def test_overview_escapes_markup_in_queue_names() -> None:
+    from conveyor.dashboard.routes import _templates
+
+    hostile = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+    html = _templates.get_template("overview.html").render(
+        counts=[{"queue": hostile, "state": "failed", "count": 1}]
+    )
+    assert "<script>alert(1)" not in html
+    assert "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
