@@ -1,0 +1,22 @@
+"""A command whose extra is not installed names the extra to install."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from conveyor.cli.main import cli
+
+
+@pytest.mark.parametrize("command", ["serve", "api"])
+def test_serve_without_the_api_extra_names_it(
+    command: str, monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    # None in sys.modules makes `import uvicorn` raise ModuleNotFoundError, as if uninstalled.
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+    monkeypatch.delitem(sys.modules, "conveyor.cli.serve", raising=False)
+    result = CliRunner().invoke(cli, [command])
+    assert result.exit_code != 0
+    assert f"conveyor {command} needs the API extra: pip install 'conveyor[api]'" in result.output
