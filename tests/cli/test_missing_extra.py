@@ -20,3 +20,14 @@ def test_serve_without_the_api_extra_names_it(
     result = CliRunner().invoke(cli, [command])
     assert result.exit_code != 0
     assert f"conveyor {command} needs the API extra: pip install 'conveyor[api]'" in result.output
+
+
+def test_the_default_app_without_carwash_says_how_to_name_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CONVEYOR_APP", raising=False)
+    monkeypatch.setitem(sys.modules, "carwash", None)
+    monkeypatch.delitem(sys.modules, "carwash.app", raising=False)
+    result = CliRunner().invoke(cli, ["queues", "list"])
+    assert result.exit_code != 0
+    assert "pass --app module:attribute or set CONVEYOR_APP" in result.output
