@@ -6,9 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install run test lint fmt bench clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml examples/carwash/pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt \
+		-e '.[dev]' -e examples/carwash
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -18,9 +19,9 @@ run: $(STAMP)
 	$(BIN)/conveyor serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/mypy src
+	$(BIN)/ruff check src examples/carwash/src tests benchmarks
+	$(BIN)/ruff format --check src examples/carwash/src tests benchmarks
+	$(BIN)/mypy -p conveyor -p carwash
 	$(BIN)/lint-imports
 
 # Tests spend most of their time waiting on databases and subprocesses, so four pytest
@@ -29,8 +30,8 @@ test: lint
 	$(BIN)/pytest -n 4
 
 fmt: $(STAMP)
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src examples/carwash/src tests benchmarks
+	$(BIN)/ruff check --fix src examples/carwash/src tests benchmarks
 
 # Conveyor beside PgQueuer, Procrastinate and Celery (Redis at 127.0.0.1:6379); 5-10 min.
 # BENCH_ARGS=--quick for a short run, or e.g. BENCH_ARGS='-w W1 W2 -s conveyor-postgres pgqueuer';
