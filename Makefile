@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint fmt bench clean
+.PHONY: install run test lint fmt bench clean docs
 
 $(STAMP): pyproject.toml examples/carwash/pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,8 +26,12 @@ lint: $(STAMP)
 
 # Tests spend most of their time waiting on databases and subprocesses, so four pytest
 # workers on two cores finish in about half the time of one.
-test: lint
+test: lint docs
 	$(BIN)/pytest -n 4
+
+# The documentation site, built strictly: a broken link or a missing reference fails.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir .site
 
 fmt: $(STAMP)
 	$(BIN)/ruff format src examples/carwash/src tests benchmarks
