@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint fmt bench clean docs
+.PHONY: install run test lint fmt bench chaos soak clean docs
 
 $(STAMP): pyproject.toml examples/carwash/pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,17 @@ test: lint docs
 # The documentation site, built strictly: a broken link or a missing reference fails.
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --site-dir .site
+
+# The chaos suite with its long parameters (more jobs, kills, runs and generated requests);
+# `make test` runs the same scenarios in their short form. About 5-10 min.
+chaos: $(STAMP)
+	CONVEYOR_CHAOS=long $(BIN)/pytest tests/chaos tests/crashtest tests/carwash/test_crashtest.py -n 2
+
+# Workers and the API under a steady load for SOAK_SECONDS (default 3600), then the RSS
+# slope of each process; fails when one grows. Not part of CI. SOAK_RATE, SOAK_WORKERS,
+# SOAK_DATABASE_URL, SOAK_OUTPUT: see benchmarks/soak/__main__.py.
+soak: $(STAMP)
+	$(BIN)/python -m benchmarks.soak
 
 fmt: $(STAMP)
 	$(BIN)/ruff format src examples/carwash/src tests benchmarks

@@ -26,10 +26,13 @@ METRICS: dict[str, Metric] = {
     "W6": Metric("W6 drain over 1M finished", "jobs/s", True),
     "W7 growth": Metric("W7 RSS growth over 200k", "%", False),
     "W7 rss": Metric("W7 RSS after 200k (all procs)", "MiB", False),
+    "W8": Metric("W8 worker start to first job done", "ms", False),
 }
 
 CONVEYOR = ("conveyor-postgres", "conveyor-sqlite")
 PEERS = ("pgqueuer", "procrastinate", "celery")
+# benchmarks/limits: each store's own statements driven without Python, measured in W1.
+LIMITS = {"conveyor-postgres": "limit-postgres", "conveyor-sqlite": "limit-sqlite"}
 
 
 def summary(runs: list[float]) -> dict[str, float | list[float]]:
@@ -55,3 +58,13 @@ def advantage(metric: str, value: float, reference: float) -> float | None:
     if METRICS[metric].higher_is_better:
         return value / reference if reference else None
     return reference / value if value else None
+
+
+def share_of_limit(medians: dict[str, float]) -> str:
+    """Each Conveyor store's median as a share of its store's raw ceiling, where measured."""
+    shares = [
+        f"{100 * medians[name] / medians[limit]:.0f}% ({name.removeprefix('conveyor-')})"
+        for name, limit in LIMITS.items()
+        if name in medians and medians.get(limit)
+    ]
+    return ", ".join(shares)

@@ -8,10 +8,18 @@ import re
 from pathlib import Path
 from typing import Any
 
-from benchmarks.metrics import CONVEYOR, METRICS, PEERS, advantage, best_peer
+from benchmarks.metrics import (
+    CONVEYOR,
+    LIMITS,
+    METRICS,
+    PEERS,
+    advantage,
+    best_peer,
+    share_of_limit,
+)
 
 START, END = "<!-- bench:table:start -->", "<!-- bench:table:end -->"
-ORDER = [*CONVEYOR, *PEERS]
+ORDER = [*CONVEYOR, *PEERS, *LIMITS.values()]
 
 
 def _number(value: float, unit: str) -> str:
@@ -46,6 +54,7 @@ def full_table(document: dict[str, Any]) -> str:
     results = document["results"]
     systems = [s for s in ORDER if any(s in cells for cells in results.values())]
     head = ["workload", "unit", *systems, *(f"{c} vs best peer" for c in CONVEYOR)]
+    head.append("share of raw limit")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for metric, by_system in _rows(results):
         unit = METRICS[metric].unit
@@ -58,7 +67,9 @@ def full_table(document: dict[str, Any]) -> str:
                 else f"**{_number(cell['median'], unit)}** "
                 f"({_number(cell['min'], unit)}-{_number(cell['max'], unit)})"
             )
-        lines.append("| " + " | ".join(cells + _ratio_cells(metric, by_system)) + " |")
+        cells += _ratio_cells(metric, by_system)
+        cells.append(share_of_limit({n: float(c["median"]) for n, c in by_system.items()}))
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -66,8 +77,10 @@ def short_table(document: dict[str, Any]) -> str:
     results = document["results"]
     systems = [s for s in ORDER if any(s in cells for cells in results.values())]
     lines = [
-        "| workload | " + " | ".join(systems) + " | Conveyor-PG vs best peer |",
-        "|" + "---|" * (len(systems) + 2),
+        "| workload | "
+        + " | ".join(systems)
+        + " | Conveyor-PG vs best peer | share of raw limit |",
+        "|" + "---|" * (len(systems) + 3),
     ]
     for metric, by_system in _rows(results):
         if metric.startswith("W7 rss") or metric == "W2 p95":
@@ -78,6 +91,7 @@ def short_table(document: dict[str, Any]) -> str:
             _number(by_system[s]["median"], unit) if s in by_system else "n/a" for s in systems
         ]
         cells.append(_ratio_cells(metric, by_system)[0])
+        cells.append(share_of_limit({n: float(c["median"]) for n, c in by_system.items()}))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

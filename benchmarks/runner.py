@@ -22,6 +22,7 @@ import psutil
 
 from benchmarks import workloads
 from benchmarks.database import server_version
+from benchmarks.limits import ceilings
 from benchmarks.metrics import summary
 from benchmarks.systems.base import System
 from benchmarks.workloads import Sizes
@@ -37,6 +38,7 @@ WORKLOADS: dict[str, Workload] = {
     "W5/4": workloads.scale(4),
     "W6": workloads.growth,
     "W7": workloads.memory,
+    "W8": workloads.start_up,
 }
 # W7 drains 200,000 jobs per run: at a peer's 1,000-3,000 jobs/s that alone would take
 # most of the half hour, so by default it runs where its target applies.
@@ -111,6 +113,8 @@ async def run(
             for metric, values in measured.items():
                 results.setdefault(metric, {})[name] = summary(values)
             log(f"{workload} {name}: {_short(measured)} ({time.perf_counter() - began:.0f} s)")
+    if "W1" in workload_names:
+        results.setdefault("W1", {}).update(await _limits(sizes.drain_jobs, runs, log))
     document = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "duration_seconds": round(time.time() - started),
@@ -125,6 +129,15 @@ async def run(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(document, indent=2, default=list) + "\n")
     return document
+
+
+async def _limits(jobs: int, runs: int, log: Callable[[str], None]) -> dict[str, Any]:
+    """W1's ceiling on this machine: each store's statements with no Python in the loop."""
+    log("W1 raw limits (benchmarks/limits) ...")
+    # pgbench and the sqlite3 shell run as child processes; set-up uses its own event loop.
+    measured = await asyncio.to_thread(ceilings, jobs, runs)
+    log(f"W1 raw limits: {_short(measured)}")
+    return {name: summary(values) for name, values in measured.items()}
 
 
 def _short(measured: dict[str, list[float]]) -> str:

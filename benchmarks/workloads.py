@@ -18,6 +18,7 @@ from pathlib import Path
 from benchmarks.systems.base import JobKind, System, Workers
 
 POLL_SECONDS = 0.05  # each poll is one cheap query; 50 ms is ~2% of a 2 s run
+START_POLL_SECONDS = 0.002  # W8 measures ~0.5 s: a 50 ms poll would be a tenth of it
 SETTLE_SECONDS = 1.0  # after the warm-up: every process is up and idle
 
 
@@ -201,3 +202,26 @@ async def memory(system: System, sizes: Sizes, runs: int) -> dict[str, list[floa
         out["W7 growth"].append(100.0 * (after - before) / before)
         out["W7 rss"].append(after / 2**20)
     return out
+
+
+async def start_up(system: System, sizes: Sizes, runs: int) -> dict[str, list[float]]:
+    """W8: from starting ``sizes.processes`` worker processes to the first completed job,
+    with one job waiting before they start; milliseconds, fresh processes each run."""
+    times: list[float] = []
+    with tempfile.TemporaryDirectory() as folder:
+        for _ in range(runs):
+            await system.mark()
+            await system.enqueue_bulk("noop", 1)
+            started = time.perf_counter()
+            workers = system.start_workers(sizes.processes, "noop", Path(folder) / "latency")
+            try:
+                deadline = started + sizes.timeout_seconds
+                while await system.completed_since_mark() < 1:
+                    workers.check_alive()
+                    if time.perf_counter() > deadline:
+                        raise TimeoutError(f"{system.name}: no job completed after start-up")
+                    await asyncio.sleep(START_POLL_SECONDS)
+                times.append((time.perf_counter() - started) * 1000)
+            finally:
+                workers.stop()
+    return {"W8": times}

@@ -12,6 +12,7 @@ import pytest
 from conveyor.store.base import Store
 from conveyor.store.factory import open_store
 from tests import pg
+from tests.chaos.report import write_summary as chaos_summary
 
 BACKENDS = ["sqlite", "postgres"]
 _pg_skip_reason: str | None = None
@@ -33,6 +34,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    chaos_summary(terminalreporter)
     if _pg_skip_reason is not None:
         terminalreporter.write_line(
             f"!!! PostgreSQL at {pg.admin_url()} was unreachable: every postgres-backed "

@@ -13,6 +13,7 @@ from typing import Any, TypeVar, overload
 import pydantic
 
 from conveyor.batch import plan_batch
+from conveyor.batches import Batch, BatchPage
 from conveyor.bulk import build_many, collector_paused
 from conveyor.clock import Clock, SystemClock
 from conveyor.errors import (
@@ -24,26 +25,17 @@ from conveyor.errors import (
 from conveyor.explain import Explanation, explain
 from conveyor.flow import FlowOptions, KeyFn, Rate
 from conveyor.hooks import Hook, HookKind, Hooks
-from conveyor.job import Job, JobState
+from conveyor.item import ItemCounts, ItemOutcome, ItemPage, ledger_of
+from conveyor.job import Job, JobState, Page
 from conveyor.queue import QueueInfo
 from conveyor.retry import RetryPolicy
+from conveyor.schedule import ScheduleInfo
 from conveyor.scheduler.admin import ScheduleAdmin
 from conveyor.scheduler.definition import Declared
 from conveyor.settings import Settings
-from conveyor.store.base import (
-    Inserted,
-    JobFilter,
-    JobStats,
-    NewJob,
-    Page,
-    QueueCount,
-    Store,
-    WorkerInfo,
-)
-from conveyor.store.batches import Batch, BatchPage
+from conveyor.stats import JobStats, QueueCount, WorkerInfo
+from conveyor.store.base import Inserted, JobFilter, NewJob, Store
 from conveyor.store.factory import store_for_url
-from conveyor.store.items import ItemCounts, ItemOutcome, ItemPage, ledger_of
-from conveyor.store.schedule import ScheduleInfo
 from conveyor.task import Handler, Task, TaskOptions, payload_type_of
 from conveyor.transactional import check_same_dialect, run_plan, run_plan_sync
 
@@ -100,7 +92,9 @@ class Conveyor:
         self._wakeup_listeners.append(listener)
         return lambda: self._wakeup_listeners.remove(listener)
 
-    def _wake_workers(self) -> None:
+    def wake_workers(self) -> None:
+        """Tell this process's workers that new jobs are ready (the public hook the scheduler
+        and the schedule admin call after inserting)."""
         for listener in list(self._wakeup_listeners):
             listener()
 
@@ -455,7 +449,7 @@ class Conveyor:
             outcome = await run_plan(planner.plan_insert(new_jobs, now=now), connection)
         else:
             outcome = await (await self.store()).insert_jobs(jobs=new_jobs, now=now)
-            self._wake_workers()
+            self.wake_workers()
         return outcome
 
     async def _insert_chunks(
@@ -473,7 +467,7 @@ class Conveyor:
         )
         store = await self.store()
         outcome = await store.insert_job_chunks(chunks=chain([first], rest), now=now)
-        self._wake_workers()
+        self.wake_workers()
         return outcome
 
     def build_jobs(
@@ -570,8 +564,7 @@ class Conveyor:
         limit: int = 100,
     ) -> Page:
         """One page of jobs, newest first; pass ``page.next_after`` as ``after`` for the next."""
-        if not 1 <= limit <= MAX_PAGE:
-            raise InvalidArgument("limit", f"must be between 1 and {MAX_PAGE}")
+        _check_page(limit)
         job_filter = JobFilter(
             states=_states(state),
             tasks=_names(task, self),
@@ -641,7 +634,7 @@ class Conveyor:
         rescued = await store.rescue_expired(now=self.clock.now(), limit=10_000)
         queues = sorted({count.queue for count in await store.count_jobs()})
         await store.notify_queues(queues=queues)
-        self._wake_workers()
+        self.wake_workers()
         return rescued
 
     async def workers(self, *, limit: int = 100) -> list[WorkerInfo]:
@@ -686,7 +679,7 @@ class Conveyor:
             now=now,
         )
         created, _ = await (await self.store()).insert_batch(batch=batch, jobs=children, now=now)
-        self._wake_workers()
+        self.wake_workers()
         return created
 
     async def get_batch(self, batch_id: int) -> Batch:
@@ -698,8 +691,7 @@ class Conveyor:
     ) -> BatchPage:
         """One page of batches, newest first (``after``: ``next_after``); with
         ``unfinished``, only those whose children are not all final yet."""
-        if not 1 <= limit <= MAX_PAGE:
-            raise InvalidArgument("limit", f"must be between 1 and {MAX_PAGE}")
+        _check_page(limit)
         return await (await self.store()).list_recent_batches(
             unfinished_only=unfinished, after=after, limit=limit
         )
@@ -717,8 +709,7 @@ class Conveyor:
         limit: int = 100,
     ) -> Page:
         """One page of a batch's children in creation order (``after``: ``next_after``)."""
-        if not 1 <= limit <= MAX_PAGE:
-            raise InvalidArgument("limit", f"must be between 1 and {MAX_PAGE}")
+        _check_page(limit)
         store = await self.store()
         await store.get_batch(batch_id=batch_id)  # raises BatchNotFound
         return await store.list_batch_jobs(
@@ -754,8 +745,7 @@ class Conveyor:
         """The per-outcome counts of the ledger ``job_id`` writes (its batch's, when it is
         a batch child) and one page of its items in key order (e.g. ``outcome="failed"``
         for the failed items with their reasons). Raises ``JobNotFound``."""
-        if not 1 <= limit <= MAX_PAGE:
-            raise InvalidArgument("limit", f"must be between 1 and {MAX_PAGE}")
+        _check_page(limit)
         try:
             wanted = None if outcome is None else ItemOutcome(outcome)
         except ValueError:
@@ -788,7 +778,7 @@ class Conveyor:
         """Let workers claim from queue ``name`` again, waking them now. Idempotent."""
         store = await self.store()
         if await store.resume_queue(queue=_queue_name(name), now=self.clock.now()):
-            self._wake_workers()  # the store wakes other processes' workers itself
+            self.wake_workers()  # the store wakes other processes' workers itself
         return await self._queue(store, name)
 
     async def _queue(self, store: Store, name: str) -> QueueInfo:
@@ -796,6 +786,12 @@ class Conveyor:
             if queue.name == name:
                 return queue
         return QueueInfo.empty(name)
+
+
+def _check_page(limit: int) -> None:
+    """The one bound on a page of listed rows, shared by every listing method."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidArgument("limit", f"must be between 1 and {MAX_PAGE}")
 
 
 def _queue_name(name: str) -> str:

@@ -40,9 +40,9 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 
+from conveyor.batches import Callback, NewBatch
 from conveyor.errors import InvalidArgument
 from conveyor.store.base import NewJob
-from conveyor.store.batches import Callback, NewBatch
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor

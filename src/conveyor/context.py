@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any, LiteralString
 
 import pydantic
 
+from conveyor.batches import Batch
 from conveyor.clock import Clock, SystemClock
 from conveyor.errors import LeaseLost
-from conveyor.job import Job, Lease, Progress
+from conveyor.item import ledger_of
+from conveyor.job import Job, Lease, Page, Progress
 from conveyor.ledger import ItemLedger, TransactionItems
-from conveyor.store.base import Page, Store, StoreTx
-from conveyor.store.batches import Batch
-from conveyor.store.items import ledger_of
+from conveyor.store.base import Store, StoreTx
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor

@@ -26,7 +26,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from conveyor.job import Job, JobState
-from conveyor.store.base import Store, WorkerInfo
+from conveyor.stats import WorkerInfo
+from conveyor.store.base import Store
 
 
 @dataclass(frozen=True, slots=True)

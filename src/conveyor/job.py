@@ -197,3 +197,15 @@ class Job:
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a keyset-paginated listing, newest job first.
+
+    ``next_after`` is the cursor for the following page (``None`` on the last page). Jobs
+    inserted while paging have larger ids and never shift later pages.
+    """
+
+    jobs: list[Job]
+    next_after: int | None

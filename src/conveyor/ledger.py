@@ -38,8 +38,8 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 from conveyor.clock import Clock
+from conveyor.item import ItemCounts, ItemMark, ItemOutcome
 from conveyor.store.base import Store
-from conveyor.store.items import ItemCounts, ItemMark, ItemOutcome
 
 ItemKey = str | int
 """An item's key; integers (customer ids) are stored as their decimal text."""

@@ -1,4 +1,5 @@
-"""Helpers for testing code that uses Conveyor: run enqueued jobs inline, without a worker."""
+"""Helpers for testing code that uses Conveyor: run enqueued jobs inline, without a worker,
+and crash-test a handler in real worker processes (``crashtest``)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from datetime import timedelta
 
 from conveyor.app import Conveyor
 from conveyor.clock import FrozenClock
+from conveyor.crashtest import CrashReport, KillPoint, PointKind, crashtest
 from conveyor.store.base import Ack
 from conveyor.worker.executor import execute
 
-__all__ = ["FrozenClock", "drain"]
+__all__ = ["CrashReport", "FrozenClock", "KillPoint", "PointKind", "crashtest", "drain"]
 
 
 async def drain(

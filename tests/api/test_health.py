@@ -102,8 +102,9 @@ async def test_ready_is_503_with_a_reason_when_the_database_is_unreachable() -> 
         assert body["status"] == "not ready"
         assert body["checks"]["database"] == "unreachable"
         [reason] = body["reasons"]
-        assert "127.0.0.1" in reason
-        assert ":1" in reason
+        assert "unreachable" in reason
+        # the probe is often reachable from outside: no address, port or database name
+        assert "127.0.0.1" not in reason and ":1" not in reason and "/x" not in reason
 
         jobs = await client.get("/api/jobs")
         assert error_of(jobs, 503, "store_unavailable") is None

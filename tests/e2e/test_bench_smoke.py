@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from benchmarks.report import END, START, render
+from benchmarks.report import END, START, full_table, render
 from benchmarks.runner import run
 from benchmarks.workloads import Sizes
 
@@ -51,10 +51,12 @@ async def _run(tmp_path: Path, workloads: list[str], systems: list[str]) -> dict
 
 
 async def test_every_workload_runs_on_conveyor_sqlite(tmp_path: Path) -> None:
-    document = await _run(tmp_path, ["W1", "W2", "W3", "W4", "W5", "W6", "W7"], ["conveyor-sqlite"])
+    every = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8"]
+    document = await _run(tmp_path, every, ["conveyor-sqlite"])
     results = document["results"]
     assert isinstance(results, dict)
-    expected = {"W1", "W2 p50", "W2 p95", "W2 p99", "W3", "W4", "W5/1", "W6", "W7 growth", "W7 rss"}
+    expected = {"W1", "W2 p50", "W2 p95", "W2 p99", "W3", "W4", "W5/1", "W6", "W7 growth"}
+    expected |= {"W7 rss", "W8"}
     assert set(results) == expected
     for metric in expected:
         cell = results[metric]["conveyor-sqlite"]
@@ -67,8 +69,15 @@ async def test_conveyor_and_pgqueuer_on_postgres(pg_template: str, tmp_path: Pat
     document = await _run(tmp_path, ["W1", "W4", "W6"], ["conveyor-postgres", "pgqueuer"])
     results = document["results"]
     assert isinstance(results, dict)
-    for metric in ("W1", "W4", "W6"):
+    for metric in ("W4", "W6"):
         assert set(results[metric]) == {"conveyor-postgres", "pgqueuer"}
+    # W1 also carries this machine's raw ceiling of each store (benchmarks/limits).
+    limits = {"limit-postgres", "limit-sqlite"}
+    assert set(results["W1"]) == {"conveyor-postgres", "pgqueuer", *limits}
+    for name in limits:
+        assert results["W1"][name]["median"] > 0
+    w1_row = next(line for line in full_table(document).splitlines() if "W1 drain" in line)
+    assert w1_row.rstrip(" |").endswith("(postgres)")
 
 
 async def test_report_is_written_between_the_markers(tmp_path: Path) -> None:

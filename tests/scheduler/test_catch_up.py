@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from conveyor import Conveyor
 from conveyor.clock import FrozenClock
-from conveyor.store.schedule import FireOutcome
+from conveyor.schedule import FireOutcome
 from conveyor.testing import drain
 from tests.scheduler.conftest import START, fire_times, scheduler
 

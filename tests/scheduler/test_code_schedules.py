@@ -10,7 +10,7 @@ import pytest
 from conveyor import Conveyor
 from conveyor.clock import FrozenClock
 from conveyor.errors import ConfigurationError, InvalidArgument, PayloadInvalid, ScheduleInvalid
-from conveyor.store.schedule import FireOutcome
+from conveyor.schedule import FireOutcome
 from tests.scheduler.conftest import START, Report, build_app, fire_times, fired_jobs, scheduler
 
 

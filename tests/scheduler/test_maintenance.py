@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from conveyor import Conveyor
 from conveyor.clock import FrozenClock
-from conveyor.maintenance.pruner import Maintenance, MaintenanceOptions
+from conveyor.maintenance.maintenance import Maintenance, MaintenanceOptions
 from conveyor.testing import drain
 from tests.scheduler.conftest import START, build_app
 

@@ -45,6 +45,7 @@ def admin_reads(url: str) -> dict[str, int]:
             url, "list_jobs", {**_filter_params(waiting), "after": None, "limit": 51}
         ),
         "queues": rows_read(url, "list_queues", {"now": NOW}),
+        "queue depths (metrics)": rows_read(url, "queue_depths", {"now": NOW}),
     }
 
 

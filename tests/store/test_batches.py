@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
+from conveyor.batches import Batch, Callback, NewBatch
 from conveyor.errors import BatchNotFound
 from conveyor.job import JobState
 from conveyor.store.base import JobFilter, Store
-from conveyor.store.batches import Batch, Callback, NewBatch
 from tests.store.helpers import NOW, TTL, claim, complete, fail, insert, list_all, new_job
 
 LATER = NOW + timedelta(seconds=5)

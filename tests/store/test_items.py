@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from conveyor.item import ItemMark, ItemOutcome, job_ledger
 from conveyor.store.base import Store
-from conveyor.store.items import ItemMark, ItemOutcome, job_ledger
 from tests.store.helpers import NOW, insert_and_claim
 
 DONE, SKIPPED, FAILED = ItemOutcome.DONE, ItemOutcome.SKIPPED, ItemOutcome.FAILED

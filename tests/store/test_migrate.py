@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
+from conveyor.errors import StoreError, StoreUnavailable
 from conveyor.store.base import Store
 from conveyor.store.factory import open_store
 from tests import pg
@@ -30,6 +34,21 @@ async def empty_url(store_url: str, tmp_path: Path) -> AsyncIterator[str]:
         yield url
     finally:
         pg.drop_database(name)
+
+
+@pytest.fixture
+def poisoned_url(empty_url: str) -> str:
+    """An empty database holding a foreign table named as Conveyor's jobs table, so that
+    the first migration fails; the same SQL on both backends."""
+    if is_sqlite_url(empty_url):
+        path = Path(empty_url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+            conn.execute("CREATE TABLE conveyor_jobs (unrelated integer)")
+    else:
+        with psycopg.connect(empty_url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE conveyor_jobs (unrelated integer)")
+    return empty_url
 
 
 async def test_migrated_store_is_at_the_expected_version(store: Store) -> None:
@@ -74,3 +93,23 @@ async def test_concurrent_migrations_of_an_empty_database_are_safe(empty_url: st
     finally:
         for s in stores:
             await s.close()
+
+
+async def test_failed_migration_is_a_store_error_not_an_outage(poisoned_url: str) -> None:
+    store = await open_store(poisoned_url)
+    try:
+        with pytest.raises(StoreError) as raised:
+            await store.migrate()
+        assert not isinstance(raised.value, StoreUnavailable)
+    finally:
+        await store.close()
+
+
+async def test_unmigrated_database_is_a_store_error_not_an_outage(empty_url: str) -> None:
+    store = await open_store(empty_url)
+    try:
+        with pytest.raises(StoreError) as raised:
+            await store.get_job(job_id=1)
+        assert not isinstance(raised.value, StoreUnavailable)
+    finally:
+        await store.close()

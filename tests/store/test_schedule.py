@@ -10,9 +10,9 @@ import pytest
 
 from conveyor.errors import ScheduleExists, ScheduleNotFound
 from conveyor.job import JobState
+from conveyor.schedule import CatchUp, Fire, FireOutcome, ScheduleSpec
 from conveyor.store.base import Store
 from conveyor.store.factory import open_store
-from conveyor.store.schedule import CatchUp, Fire, FireOutcome, ScheduleSpec
 from tests.store.helpers import NOW, complete, new_job
 
 CRON = ScheduleSpec(name="nightly", task="send_email", cron="0 2 * * *", timezone="UTC")

@@ -1,18 +1,45 @@
-"""The SQL loader, and the rule that both dialects define the same named queries."""
+"""The SQL loader, and the rules for named queries: none unused, and every one the shared
+store code names defined by both dialects."""
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Iterable
+from pathlib import Path
+
 import pytest
 
+import conveyor.store
 from conveyor.store.sql import load_migrations, load_queries, parse_queries
 
 
-def test_both_dialects_define_the_same_query_names() -> None:
-    postgres = load_queries("conveyor.store.postgres")
-    sqlite = load_queries("conveyor.store.sqlite")
-    assert set(postgres) == set(sqlite)
-    assert {"insert_jobs", "claim_jobs", "complete_jobs", "fail_jobs", "extend_leases"} <= set(
-        postgres
+def _string_literals(files: Iterable[Path]) -> set[str]:
+    return {
+        node.value
+        for path in files
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+
+
+_STORE = Path(conveyor.store.__file__).parent
+_SHARED_CODE = _string_literals(_STORE.glob("*.py"))
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "sqlite"])
+def test_every_query_block_is_used_by_the_store_code(dialect: str) -> None:
+    queries = load_queries(f"conveyor.store.{dialect}")
+    used = _SHARED_CODE | _string_literals((_STORE / dialect).glob("*.py"))
+    assert set(queries) - used == set()
+
+
+def test_every_query_the_shared_store_code_names_exists_in_both_dialects() -> None:
+    postgres = set(load_queries("conveyor.store.postgres"))
+    sqlite = set(load_queries("conveyor.store.sqlite"))
+    named_by_shared_code = _SHARED_CODE & (postgres | sqlite)
+    assert named_by_shared_code - (postgres & sqlite) == set()
+    assert {"insert_jobs", "claim_jobs", "complete_jobs", "fail_jobs", "extend_leases"} <= (
+        postgres & sqlite
     )
 
 

@@ -96,7 +96,13 @@ async def test_statements_on_live_states_read_the_state_index(tmp_path: Path) ->
     """The state index leaves completed jobs out (migration 0013); SQLite reads a partial
     index only where the statement repeats its predicate, so each of these does."""
     with closing(sqlite3.connect(await _migrated(tmp_path))) as conn:
-        for name in ("list_queues", "oldest_waiting", "rescue_expired", "retry_failed"):
+        for name in (
+            "list_queues",
+            "oldest_waiting",
+            "queue_depths",
+            "rescue_expired",
+            "retry_failed",
+        ):
             (statement,) = split_statements(QUERIES[name])
             assert "conveyor_jobs_state_idx" in _indexes_read(conn, statement), name
 

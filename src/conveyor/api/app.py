@@ -14,6 +14,7 @@ from conveyor.api.errors import error_body, install_error_handlers
 from conveyor.api.health import health_router
 from conveyor.api.items import items_router
 from conveyor.api.jobs import jobs_router
+from conveyor.api.metrics import metrics_router
 from conveyor.api.queues import queues_router
 from conveyor.api.schedules import schedules_router
 from conveyor.api.tasks import task_router
@@ -47,6 +48,7 @@ def create_api(
     api.include_router(items_router(app, auth))
     api.include_router(batches_router(app, auth))
     api.include_router(queues_router(app, auth))
+    api.include_router(metrics_router(app, auth))
     for router in app.api_routers:  # the application's own routes (app.add_api_router)
         api.include_router(router if isinstance(router, APIRouter) else router())
     api.add_middleware(BodyLimit, limit=max_body_bytes)

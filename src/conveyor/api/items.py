@@ -10,7 +10,7 @@ from conveyor.api.auth import Authenticator
 from conveyor.api.inputs import Text
 from conveyor.api.jobs import JobId
 from conveyor.app import MAX_PAGE, Conveyor
-from conveyor.store.items import ItemOutcome
+from conveyor.item import ItemOutcome
 
 
 def items_router(app: Conveyor, auth: Authenticator) -> APIRouter:

@@ -10,11 +10,10 @@ import click
 from rich.table import Table
 
 from conveyor.app import Conveyor
+from conveyor.batches import Batch
 from conveyor.cli.command import console, run, with_app
 from conveyor.cli.render import jobs_table, print_json
-from conveyor.job import Job
-from conveyor.store.base import Page
-from conveyor.store.batches import Batch
+from conveyor.job import Job, Page
 
 COUNTS = ("completed", "failed", "cancelled", "pending")
 

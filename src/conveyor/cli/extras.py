@@ -11,6 +11,7 @@ import click
 EXTRA_PACKAGES: dict[str, frozenset[str]] = {
     "api": frozenset({"fastapi", "starlette", "uvicorn", "multipart", "jinja2"}),
     "otel": frozenset({"opentelemetry"}),
+    "metrics": frozenset({"prometheus_client"}),
 }
 
 

@@ -193,6 +193,12 @@ cli.add_command(batches)
 @click.option("--drain-timeout", type=float, default=30.0, show_default=True)
 @click.option("--poll-interval", type=float, default=1.0, show_default=True)
 @click.option("--no-scheduler", is_flag=True, help="Do not fire schedules in this process.")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(min=0, max=65535),
+    help="Also serve this process's own Prometheus metrics on this port (one process only).",
+)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True)
 @click.option("--supervised", is_flag=True, hidden=True, help="Set by the supervisor on children.")
 @click.pass_context
 def worker(
@@ -206,6 +212,8 @@ def worker(
     drain_timeout: float,
     poll_interval: float,
     no_scheduler: bool,
+    metrics_port: int | None,
+    metrics_host: str,
     supervised: bool,
 ) -> None:
     """Run jobs until SIGTERM/SIGINT (a second signal forces the hand-back).
@@ -216,6 +224,11 @@ def worker(
     from conveyor.cli.work import run_supervisor, run_worker
 
     recycling = max_jobs_per_child is not None or max_memory_per_child is not None
+    if metrics_port is not None and (processes > 1 or recycling):
+        raise click.UsageError(
+            "--metrics-port serves one process: drop --processes and recycling, or scrape "
+            "the cluster's figures at /metrics of `conveyor api`"
+        )
     if not supervised and (processes > 1 or recycling):
         sys.exit(run_supervisor(sys.argv[1:], processes))
     run(run_worker)(
@@ -229,6 +242,8 @@ def worker(
         poll_interval=poll_interval,
         console=console,
         with_scheduler=not no_scheduler,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
     )
 
 
@@ -298,6 +313,22 @@ async def demo(ctx: click.Context) -> None:
 
 
 cli.add_command(schedules_group(run, app_from, console))
+
+
+@cli.command()
+@click.option("--max-skew", type=float, default=2.0, show_default=True, help="Seconds.")
+@click.option("--min-free-mb", type=int, default=100, show_default=True, help="SQLite's disk.")
+@click.pass_context
+def doctor(ctx: click.Context, max_skew: float, min_free_mb: int) -> None:
+    """Check the deployment: database, schema, clock, NOTIFY, workers, leases, disk."""
+    from datetime import timedelta
+
+    from conveyor.cli.doctor import render
+    from conveyor.doctor import Limits, diagnose
+
+    limits = Limits(max_skew=timedelta(seconds=max_skew), min_free_mb=min_free_mb)
+    checks = run(diagnose)(app_from(ctx), limits)
+    sys.exit(render(checks, console))
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from rich.table import Table
 from conveyor.app import Conveyor
 from conveyor.cli.command import parse_payload
 from conveyor.cli.render import print_json
-from conveyor.store.schedule import ScheduleInfo
+from conveyor.schedule import ScheduleInfo
 
 Runner = Callable[[Callable[..., Coroutine[Any, Any, None]]], Callable[..., None]]
 AppLoader = Callable[[click.Context], Conveyor]

@@ -64,9 +64,7 @@ async def serve(
     )
     store = await app.store()
     api = create_api(app, expect_workers=with_worker)
-    server = uvicorn.Server(
-        uvicorn.Config(api, host=host, port=port, log_level="info", lifespan="off")
-    )
+    server = _Server(uvicorn.Config(api, host=host, port=port, log_level="info", lifespan="off"))
     worker = (
         Worker(
             app,

@@ -12,6 +12,7 @@ from datetime import timedelta
 from rich.console import Console
 
 from conveyor.app import Conveyor
+from conveyor.cli.extras import load
 from conveyor.scheduler.scheduler import Scheduler
 from conveyor.worker.supervisor import Supervisor, worker_command
 from conveyor.worker.worker import Worker, WorkerOptions
@@ -34,6 +35,8 @@ async def run_worker(
     console: Console,
     with_scheduler: bool = True,
     max_prefetch: int | None = None,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
 ) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -60,6 +63,10 @@ async def run_worker(
         f"on {(await app.store()).url} (concurrency {concurrency}, {kept_ready}"
         + (", scheduler on)" if with_scheduler else ", no scheduler)")
     )
+    if metrics_port is not None:
+        endpoint = load("conveyor.metrics.endpoint", command="conveyor worker", extra="metrics")
+        bound = endpoint.serve_worker_metrics(worker, host=metrics_host, port=metrics_port)
+        console.print(f"worker metrics at http://{metrics_host}:{bound}/metrics")
     runner = asyncio.create_task(worker.run(handle_signals=True))
     watcher = asyncio.create_task(_recycle_when_too_big(worker, max_memory_mb))
     scheduler = Scheduler(app) if with_scheduler else None

@@ -17,6 +17,7 @@ from conveyor.errors import (
     ScheduleDeclaredInCode,
 )
 from conveyor.job import Job
+from conveyor.schedule import ScheduleInfo
 from conveyor.scheduler.definition import (
     Declared,
     TenantSource,
@@ -24,7 +25,6 @@ from conveyor.scheduler.definition import (
     reanchored,
     rule_of,
 )
-from conveyor.store.schedule import ScheduleInfo
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
@@ -213,7 +213,7 @@ class ScheduleAdmin:
         if tenant is not None and not results:
             raise InvalidArgument("tenant", f"schedule {name!r} has no tenant {tenant!r} now")
         jobs = [r.job for r in results if r.job is not None]
-        self.app._wake_workers()  # in-process workers; LISTEN/NOTIFY wakes the others
+        self.app.wake_workers()  # in-process workers; LISTEN/NOTIFY wakes the others
         return jobs
 
     async def list(self) -> list[ScheduleInfo]:

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from conveyor.errors import ConfigurationError, InvalidArgument, ScheduleInvalid
+from conveyor.schedule import CatchUp, ScheduleSpec
 from conveyor.scheduler.cron import CronRule, IntervalRule, zone
-from conveyor.store.schedule import CatchUp, ScheduleSpec
 
 TenantPairs = Iterable[tuple[Any, str]]
 TenantSource = Callable[[], TenantPairs | Awaitable[TenantPairs]]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from conveyor.schedule import CatchUp
 from conveyor.scheduler.cron import CronRule, IntervalRule, recent_fires
-from conveyor.store.schedule import CatchUp
 
 DEFAULT_GRACE = timedelta(seconds=60)
 """A fire this late is "missed" (the schedulers were down), not merely late (a slow cycle)."""

@@ -20,12 +20,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError, TaskNotFound
-from conveyor.maintenance.pruner import Maintenance, MaintenanceOptions
+from conveyor.maintenance.maintenance import Maintenance, MaintenanceOptions
+from conveyor.schedule import Fire, FireOutcome, FireResult, ScheduleInfo
 from conveyor.scheduler.cron import zone
 from conveyor.scheduler.definition import Declared, rule_of
 from conveyor.scheduler.planner import DEFAULT_CATCH_UP_LIMIT, DEFAULT_GRACE, plan_fires
 from conveyor.store.base import NewJob, Store
-from conveyor.store.schedule import Fire, FireOutcome, FireResult, ScheduleInfo
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
@@ -164,7 +164,7 @@ class Scheduler:
                 # validates) must not hold up the others.
                 log.exception("schedule %s: cycle failed; retrying at the next one", info.name)
         if any(r.outcome is FireOutcome.ENQUEUED for r in results):
-            self.app._wake_workers()  # in-process workers; LISTEN/NOTIFY wakes the others
+            self.app.wake_workers()  # in-process workers; LISTEN/NOTIFY wakes the others
         return results
 
     async def _fire_due(

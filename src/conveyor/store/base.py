@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, LiteralString, Protocol
 
+from conveyor.batches import Batch, BatchPage, NewBatch
 from conveyor.errors import LeaseLost
-from conveyor.job import Job, JobError, JobState, Lease, Progress
+from conveyor.item import ItemCounts, ItemMark, ItemOutcome, ItemPage
+from conveyor.job import Job, JobError, JobState, Lease, Page, Progress
 from conveyor.queue import QueueInfo
-from conveyor.store.batches import Batch, BatchPage, NewBatch
-from conveyor.store.items import ItemCounts, ItemMark, ItemOutcome, ItemPage
+from conveyor.stats import JobStats, QueueCount, QueueDepth, WorkerInfo
 from conveyor.store.schedule import ScheduleStore
 
 
@@ -122,67 +123,6 @@ class JobFilter:
     created_before: datetime | None = None
     finished_after: datetime | None = None
     finished_before: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """One page of a keyset-paginated listing, newest job first.
-
-    ``next_after`` is the cursor for the following page (``None`` on the last page). Jobs
-    inserted while paging have larger ids and never shift later pages.
-    """
-
-    jobs: list[Job]
-    next_after: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class QueueCount:
-    """How many jobs one queue holds in one state."""
-
-    queue: str
-    state: JobState
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class MinuteCount:
-    """How many jobs reached ``state`` (a final state) during the minute starting at ``minute``."""
-
-    minute: datetime
-    state: JobState
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class JobStats:
-    """What an operator asks first: how many, how fast, how far behind."""
-
-    counts: list[QueueCount]
-    finished_per_minute: list[MinuteCount]
-    oldest_waiting_run_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerInfo:
-    """One worker process as the registry knows it.
-
-    ``state``: ``running``, ``stopping`` (draining), ``stopped`` (exited cleanly) or
-    ``dead`` (stopped heart-beating; marked by another worker).
-    """
-
-    id: str
-    host: str
-    pid: int
-    queues: list[str] | None
-    concurrency: int
-    executors: int
-    running: int
-    completed: int
-    state: str
-    started_at: datetime
-    last_heartbeat_at: datetime
-    stopped_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,8 +371,19 @@ class Store(ScheduleStore, Protocol):
         completed: int,
         state: str,
         now: datetime,
+        metrics: str | None = None,
     ) -> None:
-        """Record the worker's vital signs; ``state="stopped"`` on a clean exit."""
+        """Record the worker's vital signs; ``state="stopped"`` on a clean exit.
+        ``metrics`` is its ``Tally`` as JSON (``None`` keeps the last one written)."""
+        ...
+
+    async def queue_depths(self, *, now: datetime) -> list[QueueDepth]:
+        """Open jobs (available, scheduled, running, retrying) by queue and state, read
+        through indexes that leave out finished jobs."""
+        ...
+
+    async def worker_tallies(self) -> list[str]:
+        """Every registered worker's last metrics JSON, and the totals of pruned ones."""
         ...
 
     async def list_workers(self, *, limit: int = 100) -> list[WorkerInfo]: ...
@@ -442,7 +393,8 @@ class Store(ScheduleStore, Protocol):
         ...
 
     async def prune_workers(self, *, before: datetime) -> int:
-        """Forget stopped and dead workers that stopped before ``before``."""
+        """Forget stopped and dead workers that stopped before ``before``, folding their
+        metrics into the totals in the same transaction."""
         ...
 
     def transaction(self) -> AbstractAsyncContextManager[StoreTx]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from conveyor.batches import Batch, BatchPage
 from conveyor.errors import BatchNotFound
-from conveyor.job import Job, JobState
-from conveyor.store.base import Page
-from conveyor.store.batches import Batch, BatchPage, batch_from_row
+from conveyor.job import Job, JobState, Page
+from conveyor.store.batches import batch_from_row
 from conveyor.store.runner import QueryRunner, Row
 
 # Not in store/batches.py: store/base.py imports that module, and these need base.Page.

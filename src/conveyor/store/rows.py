@@ -11,8 +11,8 @@ from typing import Any
 from conveyor.bulk import build_many
 from conveyor.job import Job, JobError, JobState, Progress, ScheduledFrom
 from conveyor.queue import QueueInfo
-from conveyor.store.base import WorkerInfo
-from conveyor.store.schedule import CatchUp, ScheduleInfo, ScheduleSpec
+from conveyor.schedule import CatchUp, ScheduleInfo, ScheduleSpec
+from conveyor.stats import QueueDepth, WorkerInfo
 
 TimeDecoder = Callable[[Any], datetime]
 
@@ -205,6 +205,16 @@ def _scheduled_from(row: Mapping[str, Any], decode_time: TimeDecoder) -> Schedul
         return None
     return ScheduledFrom(
         str(name), decode_time(row["schedule_fire_at"]), row.get("schedule_tenant")
+    )
+
+
+def depth_from_row(row: Mapping[str, Any], decode_time: TimeDecoder) -> QueueDepth:
+    oldest = row["oldest_due"]
+    return QueueDepth(
+        queue=str(row["queue"]),
+        state=str(row["state"]),
+        count=int(row["count"]),
+        oldest_due=None if oldest is None else decode_time(oldest),
     )
 
 

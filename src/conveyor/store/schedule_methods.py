@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from conveyor.errors import ScheduleExists, ScheduleNotFound
+from conveyor.schedule import ScheduleInfo, ScheduleSpec
 from conveyor.store.rows import schedule_from_row
 from conveyor.store.runner import QueryRunner
-from conveyor.store.schedule import ScheduleInfo, ScheduleSpec, spec_params
+from conveyor.store.schedule import spec_params
 
 # Not in store/schedule.py: store/base.py imports that module, and rows.py imports base.
 

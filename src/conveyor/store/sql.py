@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,8 +40,10 @@ def parse_queries(text: str) -> dict[str, LiteralString]:
     return queries
 
 
+@functools.cache
 def load_queries(package: str) -> Mapping[str, LiteralString]:
-    """Read ``queries.sql`` from ``package`` once and return its named blocks."""
+    """Read ``queries.sql`` from ``package`` and return its named blocks; parsed once per
+    package however many modules ask."""
     text = resources.files(package).joinpath("queries.sql").read_text(encoding="utf-8")
     return parse_queries(text)
 

@@ -104,10 +104,16 @@ async def _run(
             await hooks.emit("cancel", job)
         retry_at = clock.now() + task.options.retry.next_delay(job.attempt)
         return await _failed(job, lease, exc, retry_at, hooks, clock.now())
-    await hooks.emit("after", job, result)
     if ctx.finished_in_transaction:
+        await hooks.emit("after", job, result)
         return None
-    return Completion(job.id, lease.token, _jsonable(result))
+    try:
+        stored = _jsonable(result)
+    except UnstorableResult as exc:
+        # Its effects happened and a retry would only repeat them: failed for good.
+        return await _failed(job, lease, exc, None, hooks, clock.now())
+    await hooks.emit("after", job, result)
+    return Completion(job.id, lease.token, stored)
 
 
 async def _failed(
@@ -149,15 +155,24 @@ async def _call(task: Task[Any], payload: Any, ctx: JobContext, timeout: float |
         raise JobTimeout(f"attempt exceeded the task's {timeout:g} s timeout") from None
 
 
+class UnstorableResult(Exception):
+    """The handler returned a value that cannot be stored as JSON."""
+
+
 def _jsonable(value: Any) -> Any:
-    """Handler results are stored as JSON; pydantic models are dumped first."""
-    if value is None or isinstance(value, str | int | float | bool):
+    """Handler results are stored as JSON; pydantic models are dumped first. A value JSON
+    cannot hold (NaN, an infinity, a string with a lone surrogate) raises
+    ``UnstorableResult``; any other object that is not JSON is stored as its ``repr``."""
+    if value is None or isinstance(value, bool | int):
         return value  # the common case on the hot path: nothing to probe
     if isinstance(value, pydantic.BaseModel):
-        return value.model_dump(mode="json")
+        value = value.model_dump(mode="json")
     try:
-        json.dumps(value)
-    except (TypeError, ValueError):
+        # ensure_ascii=False so that a lone surrogate reaches the UTF-8 encode and fails.
+        json.dumps(value, allow_nan=False, ensure_ascii=False).encode()
+    except ValueError as exc:  # NaN or an infinity; UnicodeEncodeError is one too
+        raise UnstorableResult(f"the handler's result cannot be stored as JSON: {exc}") from None
+    except TypeError:
         return repr(value)
     return value
 

@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import socket
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING
 from conveyor.context import JobContext
 from conveyor.errors import ConveyorError, LeaseLost
 from conveyor.job import Job, Lease
+from conveyor.metrics.tally import Tally, outcome_of
 from conveyor.store.base import Ack, Failure, Store
 from conveyor.worker.acker import AckBuffer
 from conveyor.worker.executor import execute
@@ -111,6 +113,7 @@ class Worker:
         self._acked = 0
         self._acked_changed = asyncio.Event()
         self.completed = 0
+        self.tally = Tally()  # outcomes and run times, written with each heartbeat
 
     # -- public -------------------------------------------------------------------------
 
@@ -315,6 +318,7 @@ class Worker:
         def remember(ctx: JobContext) -> None:
             self._contexts[token] = (me, ctx)
 
+        started = time.perf_counter()
         try:
             try:
                 ack = await execute(
@@ -338,6 +342,9 @@ class Worker:
             if self._holds(job.id, token):
                 del self._held[job.id]
                 self.completed += 1
+                cancelled = stopped is not None and stopped[1].cancelled
+                outcome = outcome_of(job, ack, cancelled=cancelled)
+                self.tally.finish(job, outcome, time.perf_counter() - started)
                 if self.options.max_jobs is not None and self.completed >= self.options.max_jobs:
                     self.stop()
                 if ack is None:  # completed inside the handler's own transaction
@@ -405,6 +412,7 @@ class Worker:
             running=self.running_count,
             completed=self.completed,
             state=state,
+            metrics=self.tally.to_json(),
             now=self.app.clock.now(),
         )
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from conveyor.batches import Batch, NewBatch
 from conveyor.store.base import NewJob
 from conveyor.store.batch_methods import BatchMethods
-from conveyor.store.batches import Batch, NewBatch, batch_from_row
+from conveyor.store.batches import batch_from_row
 from conveyor.store.insert import insert_params
 from conveyor.store.postgres.runner import PostgresRunner
 

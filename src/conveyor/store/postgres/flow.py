@@ -8,10 +8,10 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg.types.string import TextLoader
 from psycopg_pool import AsyncConnectionPool
 
 from conveyor.store.base import RateBucket, bucket_from_row
+from conveyor.store.postgres.runner import json_as_text
 from conveyor.store.sql import load_queries
 
 QUERIES = load_queries("conveyor.store.postgres")
@@ -35,7 +35,7 @@ class PostgresFlow:
             conn.transaction(),
             conn.cursor(row_factory=dict_row) as cur,
         ):
-            cur.adapters.register_loader("jsonb", TextLoader)  # as PostgresStore._fetch
+            json_as_text(cur)
             await cur.execute(QUERIES["lock_flow_claims"])
             await cur.execute(QUERIES["claim_flow_jobs"], {"queues": None, **params})
             rows = await cur.fetchall()

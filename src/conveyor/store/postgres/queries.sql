@@ -408,7 +408,7 @@ ON CONFLICT (id) DO UPDATE SET state = 'running', last_heartbeat_at = %(now)s,
 -- Also revives a worker wrongly marked dead (a long pause): it is evidently alive.
 UPDATE conveyor_workers
 SET last_heartbeat_at = %(now)s, executors = %(executors)s, running = %(running)s,
-    completed = %(completed)s, state = %(state)s,
+    completed = %(completed)s, state = %(state)s, metrics = COALESCE(%(metrics)s, metrics),
     stopped_at = CASE WHEN %(state)s = 'stopped' THEN %(now)s ELSE NULL END
 WHERE id = %(id)s;
 
@@ -419,10 +419,6 @@ SELECT * FROM conveyor_workers ORDER BY started_at DESC, id LIMIT %(limit)s;
 UPDATE conveyor_workers SET state = 'dead', stopped_at = %(now)s
 WHERE state IN ('running', 'stopping') AND last_heartbeat_at < %(before)s
 RETURNING id;
-
--- name: prune_workers
-DELETE FROM conveyor_workers
-WHERE state IN ('stopped', 'dead') AND stopped_at < %(before)s;
 
 -- name: finished_per_minute
 -- Throughput: jobs that reached a final state per minute since %(since)s (uses the
@@ -524,12 +520,6 @@ WITH batch AS (
 )
 SELECT (SELECT id FROM batch) AS batch_id, (SELECT count(*) FROM inserted) AS inserted,
        (SELECT count(*) FROM notified) AS notified;
-
--- name: insert_batch_jobs
--- insert_batch above already inserts the children in its one statement; SQLite, which
--- has no INSERT in a CTE, needs a second one. This block exists so that both dialects
--- define the same names, and is not used.
-SELECT %(batch_id)s::bigint AS batch_id;
 
 -- name: get_batch
 SELECT * FROM conveyor_batches WHERE id = %(id)s;
@@ -873,3 +863,36 @@ SELECT n.name, coalesce(q.paused, false) AS paused, q.paused_at,
 FROM names n
 LEFT JOIN counted c ON c.queue = n.name
 LEFT JOIN conveyor_queues q ON q.name = n.name;
+
+-- name: queue_depths
+-- Waiting jobs by queue and state through the state index (it leaves out running and
+-- completed jobs), running ones through the lease index: the open jobs only, never the
+-- history. oldest_due is the run_at of the longest-waiting job that could run now.
+SELECT queue, state, count(*) AS count,
+       min(CASE WHEN run_at <= %(now)s THEN run_at END) AS oldest_due
+FROM conveyor_jobs
+WHERE state IN ('available', 'scheduled', 'retrying') AND state NOT IN ('running', 'completed')
+GROUP BY queue, state
+UNION ALL
+SELECT queue, 'running' AS state, count(*) AS count, NULL AS oldest_due
+FROM conveyor_jobs WHERE state = 'running'
+GROUP BY queue;
+
+-- name: worker_tallies
+-- Every worker's last written figures, and the totals folded in from pruned workers.
+SELECT metrics FROM conveyor_workers WHERE metrics IS NOT NULL
+UNION ALL
+SELECT metrics FROM conveyor_metric_totals;
+
+-- name: prune_workers_returning
+-- Forget stopped and dead workers, returning each pruned worker's figures for the totals row.
+DELETE FROM conveyor_workers
+WHERE state IN ('stopped', 'dead') AND stopped_at < %(before)s
+RETURNING metrics;
+
+-- name: metric_totals
+SELECT metrics FROM conveyor_metric_totals WHERE id = 1 FOR UPDATE;
+
+-- name: save_metric_totals
+INSERT INTO conveyor_metric_totals (id, metrics) VALUES (1, %(metrics)s)
+ON CONFLICT (id) DO UPDATE SET metrics = excluded.metrics;

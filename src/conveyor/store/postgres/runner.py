@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
+
+from psycopg import AsyncCursor
+from psycopg.types.string import TextLoader
 
 from conveyor.store.runner import QueryRunner, Row
+
+Cursor = TypeVar("Cursor", bound=AsyncCursor[Any])
+
+
+def json_as_text(cursor: Cursor) -> Cursor:
+    """Have ``cursor`` return jsonb as JSON text, as SQLite does, so that rows.decode_json
+    parses every value alike (psycopg's own decoding turns the JSON string "x" into the str
+    "x", which decode_json cannot tell from JSON text). Per cursor: handler SQL on pooled
+    connections keeps psycopg's default."""
+    cursor.adapters.register_loader("jsonb", TextLoader)
+    return cursor
 
 
 class PostgresRunner(QueryRunner):

@@ -9,21 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg.types.string import TextLoader
 
 from conveyor.errors import StoreError, StoreUnavailable
+from conveyor.schedule import Fire, FireOutcome, FireResult, ScheduleSpec
 from conveyor.store.base import InsertPlan, NewJob
 from conveyor.store.insert import inserted
-from conveyor.store.postgres.runner import PostgresRunner
+from conveyor.store.postgres.runner import PostgresRunner, json_as_text
 from conveyor.store.rows import job_from_row
-from conveyor.store.schedule import (
-    Fire,
-    FireOutcome,
-    FireResult,
-    ScheduleSpec,
-    fire_params,
-    spec_params,
-)
+from conveyor.store.schedule import fire_params, spec_params
 from conveyor.store.schedule_methods import ScheduleMethods
 from conveyor.store.sql import load_queries
 
@@ -108,7 +101,7 @@ class PostgresSchedules(PostgresRunner, ScheduleMethods):
                 conn.transaction(),
                 conn.cursor(row_factory=dict_row) as cur,
             ):
-                cur.adapters.register_loader("jsonb", TextLoader)  # JSON as text, as rows expect
+                json_as_text(cur)
                 yield cur
         except psycopg.OperationalError as exc:
             raise StoreUnavailable(f"PostgreSQL at {self.url}: {exc}") from exc

@@ -15,7 +15,6 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg.types.string import TextLoader
 from psycopg_pool import AsyncConnectionPool
 
 from conveyor.errors import (
@@ -25,8 +24,10 @@ from conveyor.errors import (
     StoreError,
     StoreUnavailable,
 )
-from conveyor.job import Job, JobState, Lease, Progress
+from conveyor.job import Job, JobState, Lease, Page, Progress
+from conveyor.metrics.tally import Tally
 from conveyor.queue import QueueInfo
+from conveyor.stats import JobStats, MinuteCount, QueueCount, QueueDepth, WorkerInfo
 from conveyor.store.base import (
     Ack,
     AckOutcome,
@@ -36,25 +37,22 @@ from conveyor.store.base import (
     Inserted,
     InsertPlan,
     JobFilter,
-    JobStats,
     Listener,
-    MinuteCount,
     NewJob,
-    Page,
-    QueueCount,
     StoreTx,
-    WorkerInfo,
 )
 from conveyor.store.insert import BatchInsertPlan
 from conveyor.store.postgres.batches import PostgresBatches
 from conveyor.store.postgres.fence import fenced, results_json, returned_ids
 from conveyor.store.postgres.flow import PostgresFlow
 from conveyor.store.postgres.items import PostgresItemLedger
+from conveyor.store.postgres.runner import json_as_text
 from conveyor.store.postgres.schedules import PostgresSchedules
 from conveyor.store.postgres.transaction import PostgresTransaction
 from conveyor.store.rows import (
     ClaimStamp,
     claimed_jobs_from_columns,
+    depth_from_row,
     job_from_row,
     queues_from_rows,
     worker_from_row,
@@ -140,10 +138,6 @@ def parse_row(row: Any) -> Job:
     return job_from_row(row, decode_time)
 
 
-def _identity(moment: datetime) -> datetime:
-    return moment
-
-
 def _filter_params(f: JobFilter) -> dict[str, Any]:
     return {
         "states": None if f.states is None else [str(s) for s in f.states],
@@ -182,6 +176,7 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         self._max = max_connections
         self._connect_timeout = connect_timeout
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
+        self._guard: asyncio.Task[None] | None = None
         # Plain claims get connections of their own (see _claim_plain), opened on first use.
         self._claim_pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
         self._claim_pool_lock = asyncio.Lock()
@@ -209,6 +204,22 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
             raise StoreUnavailable(f"cannot connect to PostgreSQL at {self.url}: {reason}") from exc
         await probe.close()
         self._pool = await self._open_pool(min_size=self._min, max_size=self._max)
+        self._guard = asyncio.create_task(self._close_at_loop_end(), name="conveyor-store-guard")
+
+    async def _close_at_loop_end(self) -> None:
+        """Wait to be cancelled, then close the store if it is still open.
+
+        A program that ends its event loop (``asyncio.run`` returning) without closing the
+        app has every task cancelled, the pools' own among them: a pool that was connecting
+        in the background takes that cancellation for a failed attempt and schedules
+        another, and the loop never finishes. Closing the pools here stops them first.
+        """
+        try:
+            await asyncio.Future()
+        except asyncio.CancelledError:
+            if self._pool is not None:
+                await self.close()
+            raise
 
     async def _open_pool(
         self,
@@ -231,6 +242,9 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         return pool
 
     async def close(self) -> None:
+        guard, self._guard = self._guard, None
+        if guard is not None and guard is not asyncio.current_task():
+            guard.cancel()
         pool, self._pool = self._pool, None
         claim_pool, self._claim_pool = self._claim_pool, None
         for each in (pool, claim_pool):
@@ -261,11 +275,7 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
                 self._require_pool().connection() as conn,
                 conn.cursor(row_factory=dict_row) as cur,
             ):
-                # jsonb arrives as JSON text, as from SQLite, so that rows.decode_json
-                # parses every value alike: psycopg's own decoding turns the JSON string
-                # "x" into the str "x", which decode_json cannot tell from JSON text. Set
-                # on this cursor only: handler SQL on pooled connections keeps the default.
-                cur.adapters.register_loader("jsonb", TextLoader)
+                json_as_text(cur)
                 await cur.execute(sql, params, prepare=prepare)
                 return await cur.fetchall()
         except psycopg.Error as exc:
@@ -299,7 +309,7 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
                 (await self._claim_connections()).connection() as conn,
                 conn.cursor() as cur,
             ):
-                cur.adapters.register_loader("jsonb", TextLoader)  # as in _fetch
+                json_as_text(cur)
                 await cur.execute(_WITH_FLOW_PROBE[name], params)
                 rows = await cur.fetchall()
                 names = [column.name for column in cur.description or ()]
@@ -409,8 +419,7 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
                 existing: list[Row] = []
                 if (second := plan.existing(inserted)) is not None:
                     cursor = conn.cursor(row_factory=dict_row)
-                    # jsonb as JSON text, as _fetch reads it (rows.decode_json).
-                    cursor.adapters.register_loader("jsonb", TextLoader)
+                    json_as_text(cursor)
                     await cursor.execute(second.sql, dict(second.params))
                     existing = await cursor.fetchall()
         except psycopg.Error as exc:
@@ -586,6 +595,7 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         completed: int,
         state: str,
         now: datetime,
+        metrics: str | None = None,
     ) -> None:
         params = {
             "id": worker_id,
@@ -594,6 +604,7 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
             "completed": completed,
             "state": state,
             "now": now,
+            "metrics": metrics,
         }
         await self._rowcount("heartbeat_worker", params)
 
@@ -606,7 +617,26 @@ class PostgresStore(PostgresSchedules, PostgresItemLedger, PostgresBatches, Post
         return sorted(str(r["id"]) for r in rows)
 
     async def prune_workers(self, *, before: datetime) -> int:
-        return await self._rowcount("prune_workers", {"before": before})
+        try:
+            async with self._require_pool().connection() as conn, conn.transaction():
+                pruned = await (
+                    await conn.execute(QUERIES["prune_workers_returning"], {"before": before})
+                ).fetchall()
+                if not pruned:
+                    return 0
+                totals = await (await conn.execute(QUERIES["metric_totals"], {})).fetchall()
+                folded = Tally.merged([r[0] for r in totals] + [r[0] for r in pruned])
+                await conn.execute(QUERIES["save_metric_totals"], {"metrics": folded.to_json()})
+                return len(pruned)
+        except psycopg.Error as exc:
+            raise _translate(exc, self.url) from exc
+
+    async def queue_depths(self, *, now: datetime) -> list[QueueDepth]:
+        rows = await self._rows("queue_depths", {"now": now})
+        return [depth_from_row(r, decode_time) for r in rows]
+
+    async def worker_tallies(self) -> list[str]:
+        return [str(r["metrics"]) for r in await self._rows("worker_tallies", {})]
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[StoreTx]:
@@ -657,8 +687,6 @@ def _translate(exc: psycopg.Error, url: str) -> StoreError:
 class PostgresListener:
     """LISTEN on one dedicated connection; reconnects after a failure (the poll interval
     covers the gap, so a lost notification delays a job but never loses it)."""
-
-    CHANNEL = "conveyor_jobs"
 
     def __init__(self, conninfo: str, url: str, on_notify: Callable[[str], None]) -> None:
         self._conninfo = conninfo

@@ -9,9 +9,10 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from conveyor.item import ItemMark
 from conveyor.job import Lease
 from conveyor.store.base import Completion
-from conveyor.store.items import ItemMark, items_json
+from conveyor.store.items import items_json
 from conveyor.store.postgres.fence import fenced, results_json, returned_ids
 from conveyor.store.sql import load_queries
 

@@ -321,7 +321,7 @@ ON CONFLICT (id) DO UPDATE SET state = 'running', last_heartbeat_at = :now,
 -- name: heartbeat_worker
 UPDATE conveyor_workers
 SET last_heartbeat_at = :now, executors = :executors, running = :running,
-    completed = :completed, state = :state,
+    completed = :completed, state = :state, metrics = COALESCE(:metrics, metrics),
     stopped_at = CASE WHEN :state = 'stopped' THEN :now ELSE NULL END
 WHERE id = :id;
 
@@ -332,10 +332,6 @@ SELECT * FROM conveyor_workers ORDER BY started_at DESC, id LIMIT :limit;
 UPDATE conveyor_workers SET state = 'dead', stopped_at = :now
 WHERE state IN ('running', 'stopping') AND last_heartbeat_at < :before
 RETURNING id;
-
--- name: prune_workers
-DELETE FROM conveyor_workers
-WHERE state IN ('stopped', 'dead') AND stopped_at < :before;
 
 -- name: finished_per_minute
 -- The fixed-width time text makes its first 16 characters the minute.
@@ -350,11 +346,6 @@ ORDER BY 1;
 SELECT min(run_at) AS run_at FROM conveyor_jobs
 WHERE state IN ('available', 'scheduled', 'retrying') AND run_at <= :now
   AND state <> 'completed';
-
--- name: notify_queues
--- SQLite has no cross-process NOTIFY: the store wakes in-process workers instead, and this
--- statement only echoes the queues so that both dialects define the same names.
-SELECT value AS queue FROM json_each(:queues);
 
 -- name: record_items
 -- Upsert item outcomes in one statement; 'done' is final (see the PostgreSQL query).
@@ -591,11 +582,6 @@ RETURNING name;
 -- Forget fires recorded before :before: the cursors keep where each rule is.
 DELETE FROM conveyor_schedule_fires WHERE recorded_at < :before;
 
--- name: lock_flow_claims
--- The store's write transaction (BEGIN IMMEDIATE) already serialises every claim; this
--- only echoes, so that both dialects define the same names.
-SELECT 1 AS locked;
-
 -- name: claim_flow_jobs
 -- Claim up to :limit due flow jobs; see the PostgreSQL query for how the groups are
 -- walked, how few jobs each gives, and how jobs are admitted and interleaved. A correlated
@@ -735,3 +721,32 @@ SELECT n.name, coalesce(q.paused, 0) AS paused, q.paused_at,
 FROM names n
 LEFT JOIN counted c ON c.queue = n.name
 LEFT JOIN conveyor_queues q ON q.name = n.name;
+
+-- name: queue_depths
+-- Open jobs by queue and state through the state index ("state <> 'completed'" is its
+-- predicate, repeated so that SQLite reads it): never the history. oldest_due is the
+-- run_at of the longest-waiting job that could run now.
+SELECT queue, state, count(*) AS count,
+       min(CASE WHEN state <> 'running' AND run_at <= :now THEN run_at END) AS oldest_due
+FROM conveyor_jobs
+WHERE state IN ('available', 'scheduled', 'running', 'retrying') AND state <> 'completed'
+GROUP BY queue, state;
+
+-- name: worker_tallies
+-- Every worker's last written figures, and the totals folded in from pruned workers.
+SELECT metrics FROM conveyor_workers WHERE metrics IS NOT NULL
+UNION ALL
+SELECT metrics FROM conveyor_metric_totals;
+
+-- name: prune_workers_returning
+-- Forget stopped and dead workers, returning each pruned worker's figures for the totals row.
+DELETE FROM conveyor_workers
+WHERE state IN ('stopped', 'dead') AND stopped_at < :before
+RETURNING metrics;
+
+-- name: metric_totals
+SELECT metrics FROM conveyor_metric_totals WHERE id = 1;
+
+-- name: save_metric_totals
+INSERT INTO conveyor_metric_totals (id, metrics) VALUES (1, :metrics)
+ON CONFLICT (id) DO UPDATE SET metrics = excluded.metrics;

@@ -8,17 +8,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from conveyor.schedule import Fire, FireOutcome, FireResult, ScheduleSpec
 from conveyor.store.base import InsertPlan, NewJob
 from conveyor.store.insert import inserted
 from conveyor.store.rows import job_from_row
-from conveyor.store.schedule import (
-    Fire,
-    FireOutcome,
-    FireResult,
-    ScheduleSpec,
-    fire_params,
-    spec_params,
-)
+from conveyor.store.schedule import fire_params, spec_params
 from conveyor.store.schedule_methods import ScheduleMethods
 from conveyor.store.sql import load_queries
 from conveyor.store.sqlite.runner import SqliteRunner

@@ -30,8 +30,10 @@ from conveyor.errors import (
     StoreError,
     StoreUnavailable,
 )
-from conveyor.job import Job, JobState, Lease, Progress
+from conveyor.job import Job, JobState, Lease, Page, Progress
+from conveyor.metrics.tally import Tally
 from conveyor.queue import QueueInfo
+from conveyor.stats import JobStats, MinuteCount, QueueCount, QueueDepth, WorkerInfo
 from conveyor.store.base import (
     Ack,
     AckOutcome,
@@ -41,19 +43,15 @@ from conveyor.store.base import (
     Inserted,
     InsertPlan,
     JobFilter,
-    JobStats,
     Listener,
-    MinuteCount,
     NewJob,
-    Page,
-    QueueCount,
     StoreTx,
-    WorkerInfo,
 )
 from conveyor.store.insert import BatchInsertPlan
 from conveyor.store.rows import (
     ClaimStamp,
     claimed_jobs_from_columns,
+    depth_from_row,
     job_from_row,
     queues_from_rows,
     worker_from_row,
@@ -425,7 +423,7 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
                     raise
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                raise StoreUnavailable(f"migrating {self.url} failed: {exc}") from exc
+                raise StoreError(f"migrating {self.url} failed: {exc}") from exc
             return len(MIGRATIONS)
 
         return await self._call(run)
@@ -686,6 +684,7 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
         completed: int,
         state: str,
         now: datetime,
+        metrics: str | None = None,
     ) -> None:
         params = {
             "id": worker_id,
@@ -693,6 +692,7 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
             "running": running,
             "completed": completed,
             "state": state,
+            "metrics": metrics,
             "now": encode_time(now),
         }
         await self._write(lambda c: c.execute(QUERIES["heartbeat_worker"], params))
@@ -708,7 +708,25 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
 
     async def prune_workers(self, *, before: datetime) -> int:
         params = {"before": encode_time(before)}
-        return await self._write(lambda c: c.execute(QUERIES["prune_workers"], params).rowcount)
+
+        def prune(conn: sqlite3.Connection) -> int:
+            pruned = self._rows(conn, "prune_workers_returning", params)
+            if not pruned:
+                return 0
+            totals = self._rows(conn, "metric_totals", {})
+            folded = Tally.merged([r["metrics"] for r in totals + pruned])
+            conn.execute(QUERIES["save_metric_totals"], {"metrics": folded.to_json()})
+            return len(pruned)
+
+        return await self._write(prune)
+
+    async def queue_depths(self, *, now: datetime) -> list[QueueDepth]:
+        rows = await self._read(lambda c: self._rows(c, "queue_depths", {"now": encode_time(now)}))
+        return [depth_from_row(r, decode_time) for r in rows]
+
+    async def worker_tallies(self) -> list[str]:
+        rows = await self._read(lambda c: self._rows(c, "worker_tallies", {}))
+        return [str(r["metrics"]) for r in rows]
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[StoreTx]:
@@ -766,7 +784,13 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow):
         return await self._write(lambda c: c.execute(QUERIES["prune_finished"], params).rowcount)
 
 
+# OperationalError also covers a schema that is missing or behind: that is no outage, and
+# a retry against the same file cannot succeed, so it is a StoreError (as on PostgreSQL).
+_SCHEMA_ERRORS = ("no such table", "no such column")
+
+
 def _translate(exc: sqlite3.Error, url: str) -> StoreError:
-    if isinstance(exc, sqlite3.OperationalError):
-        return StoreUnavailable(f"SQLite error on {url}: {exc}")
-    return StoreError(f"SQLite error on {url}: {exc}")
+    message = f"SQLite error on {url}: {exc}"
+    if isinstance(exc, sqlite3.OperationalError) and not str(exc).startswith(_SCHEMA_ERRORS):
+        return StoreUnavailable(message)
+    return StoreError(message)

@@ -10,8 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, LiteralString, TypeVar
 
+from conveyor.item import ItemMark
 from conveyor.job import Lease
-from conveyor.store.items import ItemMark, items_json
+from conveyor.store.items import items_json
 from conveyor.store.sql import load_queries
 
 T = TypeVar("T")

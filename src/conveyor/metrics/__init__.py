@@ -1,0 +1,1 @@
+"""Prometheus metrics: per-worker tallies, the cluster-wide collector and the endpoints."""

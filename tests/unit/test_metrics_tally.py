@@ -1,0 +1,78 @@
+"""The worker's tally: outcomes, histogram buckets, JSON round trip, merging, exposition."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from conveyor.job import Job, JobState
+from conveyor.metrics.cluster import exposition
+from conveyor.metrics.families import Figures
+from conveyor.metrics.tally import DURATION_BUCKETS, Tally, outcome_of
+from conveyor.store.base import Completion, Failure
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def running(attempt: int, max_attempts: int = 3, queue: str = "email") -> Job:
+    return Job(
+        id=1,
+        task="mail",
+        queue=queue,
+        state=JobState.RUNNING,
+        payload={},
+        priority=0,
+        attempt=attempt,
+        max_attempts=max_attempts,
+        run_at=NOW,
+        created_at=NOW,
+    )
+
+
+def failure(retry_at: datetime | None) -> Failure:
+    return Failure(1, "t", None, retry_at=retry_at)  # type: ignore[arg-type]
+
+
+def test_outcome_follows_what_the_worker_writes() -> None:
+    assert outcome_of(running(1), Completion(1, "t"), cancelled=False) == "completed"
+    assert outcome_of(running(1), None, cancelled=False) == "completed"
+    assert outcome_of(running(1), failure(NOW), cancelled=False) == "retried"
+    assert outcome_of(running(3), failure(NOW), cancelled=False) == "failed"
+    assert outcome_of(running(1), failure(None), cancelled=False) == "failed"
+    assert outcome_of(running(1), failure(NOW), cancelled=True) == "cancelled"
+
+
+def test_tally_survives_json_and_merges_by_label() -> None:
+    one, two = Tally(), Tally()
+    one.finish(running(1), "completed", 0.003)
+    one.finish(running(1), "completed", 7.0)
+    two.finish(running(1), "completed", 1000.0)
+    two.finish(running(1, queue="sms"), "failed", 0.2)
+
+    merged = Tally.merged([one.to_json(), two.to_json(), None, "not json"])
+
+    assert merged.finished == {("mail", "email", "completed"): 3, ("mail", "sms", "failed"): 1}
+    email = merged.durations[("mail", "email")]
+    assert sum(email.buckets) == 3 and email.total == 1007.003
+    assert email.buckets[0] == 1  # 3 ms falls in the first bucket
+    assert email.buckets[DURATION_BUCKETS.index(10.0)] == 1  # 7 s, in (5, 10]
+    assert email.buckets[-1] == 1  # past the last bound: +Inf only
+
+
+def test_exposition_has_the_contracted_names_and_cumulative_buckets() -> None:
+    tally = Tally()
+    tally.finish(running(1), "completed", 0.003)
+    tally.finish(running(1), "completed", 7.0)
+
+    text = exposition(Figures(tally=tally, now=NOW, depths=[], workers=[])).decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+
+    assert {"conveyor_jobs_finished", "conveyor_job_duration_seconds"} <= set(families)
+    assert "conveyor_worker_executors" in families and "conveyor_workers" in families
+    buckets = {
+        s.labels["le"]: s.value
+        for s in families["conveyor_job_duration_seconds"].samples
+        if s.name.endswith("_bucket")
+    }
+    assert buckets["0.005"] == 1 and buckets["10.0"] == 2 and buckets["+Inf"] == 2
