@@ -4,11 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint fmt bench chaos soak clean
+.PHONY: install run test lint fmt bench chaos soak clean docs
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml examples/carwash/pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt \
+		-e '.[dev]' -e examples/carwash
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -18,15 +19,19 @@ run: $(STAMP)
 	$(BIN)/conveyor serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/mypy src
+	$(BIN)/ruff check src examples/carwash/src tests benchmarks
+	$(BIN)/ruff format --check src examples/carwash/src tests benchmarks
+	$(BIN)/mypy -p conveyor -p carwash
 	$(BIN)/lint-imports
 
 # Tests spend most of their time waiting on databases and subprocesses, so four pytest
 # workers on two cores finish in about half the time of one.
-test: lint
+test: lint docs
 	$(BIN)/pytest -n 4
+
+# The documentation site, built strictly: a broken link or a missing reference fails.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir .site
 
 # The chaos suite with its long parameters (more jobs, kills, runs and generated requests);
 # `make test` runs the same scenarios in their short form. About 5-10 min.
@@ -40,8 +45,8 @@ soak: $(STAMP)
 	$(BIN)/python -m benchmarks.soak
 
 fmt: $(STAMP)
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src examples/carwash/src tests benchmarks
+	$(BIN)/ruff check --fix src examples/carwash/src tests benchmarks
 
 # Conveyor beside PgQueuer, Procrastinate and Celery (Redis at 127.0.0.1:6379); 5-10 min.
 # BENCH_ARGS=--quick for a short run, or e.g. BENCH_ARGS='-w W1 W2 -s conveyor-postgres pgqueuer';

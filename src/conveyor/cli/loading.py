@@ -23,6 +23,11 @@ def load_app(spec: str | None, database_url: str | None = None) -> Conveyor:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
+        if spec == DEFAULT_APP and (exc.name or "").split(".")[0] == "carwash":
+            raise ConfigurationError(
+                "no app given: pass --app module:attribute or set CONVEYOR_APP "
+                "(the default, the car-wash example, is not installed)"
+            ) from exc
         raise ConfigurationError(f"cannot import {module_name!r} for --app: {exc}") from exc
     app = getattr(module, attribute, None)
     if not isinstance(app, Conveyor):

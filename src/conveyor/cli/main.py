@@ -5,12 +5,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from conveyor.app import Conveyor
 from conveyor.cli.batches import batches
 from conveyor.cli.command import app_from, console, parse_payload, run, with_app
+from conveyor.cli.extras import load
 from conveyor.cli.queues import queues
 from conveyor.cli.render import jobs_table, print_job, print_json
 from conveyor.cli.retry import retry
@@ -245,6 +247,11 @@ def worker(
     )
 
 
+def load_serve(command: str) -> Any:
+    """The ``serve`` coroutine, or a clear error naming the API extra when it is missing."""
+    return load("conveyor.cli.serve", command=command, extra="api").serve
+
+
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8000, show_default=True)
@@ -262,7 +269,7 @@ async def serve_command(
     concurrency: int,
 ) -> None:
     """Run the HTTP API and a worker in one process (the dashboard comes with its issue)."""
-    from conveyor.cli.serve import serve
+    serve = load_serve("conveyor serve")
 
     await serve(
         app_from(ctx),
@@ -282,7 +289,7 @@ async def serve_command(
 @run
 async def api_command(ctx: click.Context, host: str, port: int) -> None:
     """Run the HTTP API alone."""
-    from conveyor.cli.serve import serve
+    serve = load_serve("conveyor api")
 
     await serve(
         app_from(ctx),

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from conveyor.alerts.rules import Alerts, start_alerts
 from conveyor.app import Conveyor
+from conveyor.cli.extras import load
 from conveyor.logs import configure_logging
 from conveyor.scheduler.scheduler import Scheduler
 from conveyor.settings import Settings
@@ -64,9 +65,8 @@ async def run_worker(
         + (", scheduler on)" if with_scheduler else ", no scheduler)")
     )
     if metrics_port is not None:
-        from conveyor.metrics.endpoint import serve_worker_metrics
-
-        bound = serve_worker_metrics(worker, host=metrics_host, port=metrics_port)
+        endpoint = load("conveyor.metrics.endpoint", command="conveyor worker", extra="metrics")
+        bound = endpoint.serve_worker_metrics(worker, host=metrics_host, port=metrics_port)
         console.print(f"worker metrics at http://{metrics_host}:{bound}/metrics")
     alerts = await start_alerts(app)
     runner = asyncio.create_task(worker.run(handle_signals=True))
