@@ -82,7 +82,6 @@ async def test_a_postgres_crash_mid_drain_loses_no_job(
     assert figures["ran_twice"] <= held
 
 
-@pytest.mark.xfail(strict=True, reason="needs fix for defect 7 of #21")
 async def test_readiness_answers_503_at_once_while_postgres_is_down(
     private_pg: PrivatePostgres, chaos_report: Report
 ) -> None:
