@@ -36,17 +36,23 @@ def serve(url: str, *args: str) -> subprocess.Popen[bytes]:
     )
 
 
+async def wait_healthy(client: httpx.AsyncClient) -> None:
+    """Until the starting server answers /health; bounded."""
+    for _ in range(400):
+        try:
+            if (await client.get("/health")).status_code == 200:
+                return
+        except httpx.TransportError:
+            await asyncio.sleep(0.05)
+    raise AssertionError("the server never answered /health")
+
+
 async def test_serve_runs_the_api_and_a_worker(store_url: str) -> None:
     port = free_port()
     process = serve(store_url, "--port", str(port))
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
-            for _ in range(200):  # the server is starting; bounded
-                try:
-                    if (await client.get("/health")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.05)
+            await wait_healthy(client)
             created = await client.post("/api/tasks/receipts.send", json=RECEIPT)
             assert created.status_code == 202
             location = created.headers["location"]
@@ -92,12 +98,7 @@ async def test_one_sigterm_lets_serve_finish_the_running_job(
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
-            for _ in range(400):  # the server is starting; bounded
-                try:
-                    if (await client.get("/health")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.05)
+            await wait_healthy(client)
             created = await client.post("/api/tasks/drain.hold", json={"seconds": 1.5})
             assert created.status_code == 202
             location = created.headers["location"]
