@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import traceback
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -17,6 +16,7 @@ from conveyor.errors import Discard, LeaseLost, Retry
 from conveyor.hooks import Hooks
 from conveyor.job import Job, JobError, Lease
 from conveyor.store.base import Ack, Completion, Failure, Store
+from conveyor.strict_json import unstorable_reason
 from conveyor.task import Task
 from conveyor.worker.process import ProcessJob, ProcessTaskError, run_in_process
 
@@ -160,20 +160,19 @@ class UnstorableResult(Exception):
 
 
 def _jsonable(value: Any) -> Any:
-    """Handler results are stored as JSON; pydantic models are dumped first. A value JSON
-    cannot hold (NaN, an infinity, a string with a lone surrogate) raises
-    ``UnstorableResult``; any other object that is not JSON is stored as its ``repr``."""
+    """Handler results are stored as JSON; pydantic models are dumped first. A value no
+    store can hold (``strict_json``) raises ``UnstorableResult``; any other object that is
+    not JSON is stored as its ``repr``."""
     if value is None or isinstance(value, bool | int):
         return value  # the common case on the hot path: nothing to probe
     if isinstance(value, pydantic.BaseModel):
         value = value.model_dump(mode="json")
     try:
-        # ensure_ascii=False so that a lone surrogate reaches the UTF-8 encode and fails.
-        json.dumps(value, allow_nan=False, ensure_ascii=False).encode()
-    except ValueError as exc:  # NaN or an infinity; UnicodeEncodeError is one too
-        raise UnstorableResult(f"the handler's result cannot be stored as JSON: {exc}") from None
-    except TypeError:
+        reason = unstorable_reason(value)
+    except TypeError:  # not made of JSON types at all
         return repr(value)
+    if reason is not None:
+        raise UnstorableResult(f"the handler's result cannot be stored as JSON: {reason}")
     return value
 
 
