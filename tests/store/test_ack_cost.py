@@ -21,7 +21,7 @@ from conveyor.store.base import Completion, Store
 from conveyor.store.factory import sqlite_path
 from conveyor.store.postgres.fence import fenced, results_json
 from conveyor.store.sql import load_queries
-from conveyor.store.sqlite.store import encode_time
+from conveyor.store.sqlite.connector import encode_time
 from tests.store.helpers import NOW, claim, complete, insert_many, is_sqlite_url, raw_execute
 from tests.store.test_claim_cost import STEPS_PER_TICK, pg_rows_read
 

@@ -15,7 +15,8 @@ import psycopg
 from conveyor.job import JobState
 from conveyor.store.base import JobFilter
 from conveyor.store.factory import open_store
-from conveyor.store.postgres.store import _filter_params
+from conveyor.store.job_methods import filter_params
+from conveyor.store.postgres.connector import PostgresConnector
 from conveyor.store.sql import load_queries
 from tests.store.helpers import NOW, claim, complete, fail, insert_many, raw_execute
 from tests.store.test_claim_cost import pg_rows_read
@@ -36,13 +37,21 @@ def rows_read(url: str, name: str, params: dict[str, Any]) -> int:
     return pg_rows_read(document[0]["Plan"])
 
 
+def _filter_params(f: JobFilter, url: str) -> dict[str, Any]:
+    return filter_params(f, PostgresConnector(url))
+
+
 def admin_reads(url: str) -> dict[str, int]:
-    failed = {**_filter_params(JobFilter(states=[JobState.FAILED])), "after": None, "limit": 51}
+    failed = {
+        **_filter_params(JobFilter(states=[JobState.FAILED]), url),
+        "after": None,
+        "limit": 51,
+    }
     waiting = JobFilter(states=[JobState.AVAILABLE, JobState.RETRYING])
     return {
         "failed jobs": rows_read(url, "list_jobs", failed),
         "waiting jobs": rows_read(
-            url, "list_jobs", {**_filter_params(waiting), "after": None, "limit": 51}
+            url, "list_jobs", {**_filter_params(waiting, url), "after": None, "limit": 51}
         ),
         "queues": rows_read(url, "list_queues", {"now": NOW}),
         "queue depths (metrics)": rows_read(url, "queue_depths", {"now": NOW}),

@@ -16,9 +16,10 @@ import pytest
 from conveyor.job import JobState, Progress
 from conveyor.store.base import JobFilter, Store
 from conveyor.store.factory import open_store
-from conveyor.store.postgres.store import _WITH_FLOW_PROBE, PostgresStore
+from conveyor.store.postgres.claim import WITH_FLOW_PROBE, claim_connections
+from conveyor.store.postgres.store import PostgresStore
 from conveyor.store.sql import load_queries
-from conveyor.store.sqlite.store import encode_time
+from conveyor.store.sqlite.connector import encode_time
 from tests.store.helpers import (
     NOW,
     TTL,
@@ -400,7 +401,7 @@ async def test_the_flow_probe_takes_one_step_into_the_flow_index(
         assert "Seq Scan" not in plan and "Sort" not in plan, plan
         # The probe as it runs, inside each plain claim statement: still one index step.
         params = {"limit": 10, "now": NOW, "expires_at": NOW, "worker_id": "w", "queues": ["a"]}
-        for claim in _WITH_FLOW_PROBE.values():
+        for claim in WITH_FLOW_PROBE.values():
             explained = conn.execute("EXPLAIN " + claim, params).fetchall()
             plan = "\n".join(str(row[0]) for row in explained)
             assert "Index Scan using conveyor_jobs_flow_group_idx" in plan, plan
@@ -419,9 +420,9 @@ async def test_only_the_claim_connections_commit_without_waiting_for_the_wal_flu
     try:
         await insert(store, new_job())
         assert len(await claim(store)) == 1  # the claim connections are opened and used
-        async with (await store._claim_connections()).connection() as conn:
+        async with (await claim_connections(store._pg)).connection() as conn:
             claiming = await (await conn.execute("SHOW synchronous_commit")).fetchone()
-        async with store._require_pool().connection() as conn:
+        async with store._pg.pool().connection() as conn:
             pooled = await (await conn.execute("SHOW synchronous_commit")).fetchone()
         async with store.transaction() as tx:
             in_transaction = await tx.execute("SHOW synchronous_commit")

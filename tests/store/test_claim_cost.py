@@ -18,9 +18,9 @@ import psycopg
 
 from conveyor.store.base import Store
 from conveyor.store.factory import open_store, sqlite_path
-from conveyor.store.postgres.store import _WITH_FLOW_PROBE, _configure_claim_connection
+from conveyor.store.postgres.claim import WITH_FLOW_PROBE, configure_claim_connection
 from conveyor.store.sql import load_queries
-from conveyor.store.sqlite.store import encode_time
+from conveyor.store.sqlite.connector import encode_time
 from tests.store.helpers import NOW, TTL, insert, is_sqlite_url, new_job
 
 BIG = 5_000
@@ -119,7 +119,7 @@ async def test_plain_claim_connections_compile_nothing_per_claim(pg_url: str) ->
     queries = load_queries("conveyor.store.postgres")
     # As the store opens its claim connections: autocommit, then its own configuration.
     async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
-        await _configure_claim_connection(conn)
+        await configure_claim_connection(conn)
         for name, queues in (("claim_jobs", ["default"]), ("claim_jobs_any_queue", None)):
             sql = "EXPLAIN (ANALYZE, FORMAT JSON) " + queries[name]
             async with conn.transaction(force_rollback=True):
@@ -148,8 +148,8 @@ async def test_plain_claims_are_planned_once_per_connection(pg_url: str) -> None
     values = {"limit": "10", "now": f"'{NOW.isoformat()}'", "expires_at": f"'{NOW.isoformat()}'"}
     values |= {"worker_id": "'w'", "queues": "'{b}'"}
     async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
-        await _configure_claim_connection(conn)
-        for name, sql in _WITH_FLOW_PROBE.items():
+        await configure_claim_connection(conn)
+        for name, sql in WITH_FLOW_PROBE.items():
             # The store's statement, as a server-side prepared statement (psycopg prepares
             # it the same way after a few executions) that EXPLAIN can execute.
             names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", sql)))

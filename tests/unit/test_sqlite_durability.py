@@ -19,7 +19,7 @@ async def test_lifecycle_writes_leave_the_connection_syncing_every_commit(tmp_pa
         levels: list[int] = []
 
         def level() -> int:
-            return int(store._connection().execute("PRAGMA synchronous").fetchone()[0])
+            return int(store._sqlite.connection().execute("PRAGMA synchronous").fetchone()[0])
 
         def seen_inside_write(conn: object) -> None:
             levels.append(level())
@@ -34,8 +34,8 @@ async def test_lifecycle_writes_leave_the_connection_syncing_every_commit(tmp_pa
         levels.append(level())
         await store.release_jobs(leases=[j.lease for j in jobs[1:] if j.lease], now=NOW)
         levels.append(level())
-        await store._write(seen_inside_write, durable=False)
-        await store._write(seen_inside_write)
+        await store._sqlite.run_write(seen_inside_write, durable=False)
+        await store._sqlite.run_write(seen_inside_write)
 
         assert outcome.acked == [jobs[0].id]
         # After every write, whatever kind: FULL, so the next enqueue is synced.

@@ -87,7 +87,7 @@ async def test_an_uncontended_claim_and_ack_run_on_the_callers_thread(
     store: SqliteStore,
 ) -> None:
     # Handed to the store's thread, they held SQLite's lock while that thread waited for
-    # the GIL behind the event loop (store/sqlite/store.py, _write_now).
+    # the GIL behind the event loop (store/sqlite/connector.py, _write_now).
     threads: dict[str, set[int]] = {"UPDATE": set(), "INSERT": set()}
 
     def trace(statement: str) -> None:
@@ -95,7 +95,7 @@ async def test_an_uncontended_claim_and_ack_run_on_the_callers_thread(
             if statement.lstrip().startswith(verb):
                 seen.add(threading.get_ident())
 
-    conn = store._conn
+    conn = store._sqlite._conn
     assert conn is not None
     conn.set_trace_callback(trace)
     jobs = await claim(store)

@@ -6,7 +6,7 @@ import pytest
 
 from conveyor.errors import ConfigurationError
 from conveyor.store.factory import sqlite_path, store_for_url
-from conveyor.store.postgres.store import redact_url
+from conveyor.store.postgres.connector import redact_url
 
 
 def test_sqlite_urls_name_relative_and_absolute_files() -> None:

@@ -34,7 +34,7 @@ class IncidentMethods(QueryRunner):
             "now": now.timestamp(),
             "window": window.total_seconds(),
         }
-        (row,) = await self._write_rows("occur_incident", params)
+        (row,) = await self._db.write("occur_incident", params)
         claim = row["last_claim"]
         if claim == "open":
             return IncidentOccurrence("open", 0)
@@ -46,9 +46,9 @@ class IncidentMethods(QueryRunner):
         self, *, now: datetime, window: timedelta
     ) -> list[tuple[str, str, int]]:
         params = {"now": now.timestamp(), "window": window.total_seconds()}
-        rows = await self._write_rows("flush_incident_digests", params)
+        rows = await self._db.write("flush_incident_digests", params)
         return [(r["rule"], r["subject"], int(r["digested"])) for r in rows]
 
     async def resolve_incident(self, *, rule: str, subject: str) -> bool:
-        rows = await self._write_rows("resolve_incident", {"rule": rule, "subject": subject})
+        rows = await self._db.write("resolve_incident", {"rule": rule, "subject": subject})
         return bool(rows)

@@ -206,10 +206,10 @@ def insert_params(
     A column whose value every job shares (the task, queue, run_at... of one
     ``enqueue_many``) is the one parameter ``shared_<column>``; ``rows`` is a JSON array
     with one object per job holding its payload and only the columns that differ; the
-    statements fill a missing column from its shared parameter. Reading a full 17-key
-    record per job cost PostgreSQL about twice the CPU of this form (~35 against ~18
-    µs/job), and typed array parameters (``unnest``) cost the client ~15 µs/job more:
-    psycopg adapts list elements one by one in Python.
+    statements fill a missing column from its shared parameter. A full record per job
+    costs PostgreSQL more CPU than this form, and typed array parameters (``unnest``)
+    cost the client more: psycopg adapts list elements one by one in Python
+    (docs/benchmarks.md).
     """
     payloads = [dict(job.payload) for job in jobs]
     params: dict[str, Any] = {"now": encode_time(now)}

@@ -60,27 +60,22 @@ def record_from_row(row: Mapping[str, Any], recorded_at: datetime) -> ItemRecord
 
 class ItemLedgerMethods(QueryRunner):
     """``record_items``, ``done_item_keys``, ``count_items`` and ``list_items``, one
-    statement per call; mixed into each store with its dialect's ``QueryRunner``."""
-
-    @staticmethod
-    def _recorded_at(value: Any) -> datetime:
-        """A row's ``recorded_at`` as the dialect's driver returns it, as a datetime."""
-        raise NotImplementedError
+    statement per call."""
 
     async def record_items(self, *, marks: Sequence[ItemMark], now: datetime) -> None:
         if marks:
-            params = {"items": items_json(marks), "now": self._param_time(now)}
-            await self._execute("record_items", params)
+            params = {"items": items_json(marks), "now": self._db.time(now)}
+            await self._db.execute("record_items", params)
 
     async def done_item_keys(self, *, ledger: str, keys: Sequence[str] | None) -> set[str]:
         params = {
             "ledger": ledger,
-            "keys": None if keys is None else self._param_strings(list(keys)),
+            "keys": None if keys is None else self._db.array(list(keys)),
         }
-        return {str(r["item_key"]) for r in await self._read_rows("done_item_keys", params)}
+        return {str(r["item_key"]) for r in await self._db.read("done_item_keys", params)}
 
     async def count_items(self, *, ledger: str) -> ItemCounts:
-        return counts_from_rows(await self._read_rows("count_items", {"ledger": ledger}))
+        return counts_from_rows(await self._db.read("count_items", {"ledger": ledger}))
 
     async def list_items(
         self, *, ledger: str, outcome: ItemOutcome | None, after: str | None, limit: int
@@ -91,6 +86,6 @@ class ItemLedgerMethods(QueryRunner):
             "after": after,
             "limit": limit + 1,
         }
-        rows = await self._read_rows("list_items", params)
-        items = [record_from_row(r, self._recorded_at(r["recorded_at"])) for r in rows[:limit]]
+        rows = await self._db.read("list_items", params)
+        items = [record_from_row(r, self._db.when(r["recorded_at"])) for r in rows[:limit]]
         return ItemPage(items, items[-1].key if len(rows) > limit and items else None)

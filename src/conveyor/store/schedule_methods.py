@@ -1,10 +1,10 @@
-"""The schedule methods of the Store that need no transaction of their own, written once
-for both dialects."""
+"""The schedule methods of the Store, written once for both dialects, all but
+``record_fire`` (whose steps depend on what the first one finds)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from conveyor.errors import ScheduleExists, ScheduleNotFound
 from conveyor.schedule import ScheduleInfo, ScheduleSpec
@@ -17,52 +17,59 @@ from conveyor.store.schedule import spec_params
 
 class ScheduleMethods(QueryRunner):
     """``create_schedule``, ``update_schedule``, ``pause_schedule``, ``list_schedules``,
-    ``get_schedule``, ``latest_fires`` and ``claim_startup_fire``: one statement each.
-    Mixed into each store with its dialect's ``QueryRunner``; the methods that run several
-    statements in one transaction (``save_schedules``, ``delete_schedules``,
-    ``record_fire``, ``prune_fires``) stay with the dialect."""
+    ``get_schedule``, ``latest_fires``, ``claim_startup_fire``, ``save_schedules``,
+    ``delete_schedules`` and ``prune_fires``."""
 
-    @staticmethod
-    def _schedule_time(moment: datetime) -> Any:
-        """A time as the dialect's schedule statements take it."""
-        raise NotImplementedError
+    async def save_schedules(self, *, specs: Sequence[ScheduleSpec], now: datetime) -> None:
+        await self._db.execute_all(
+            [("save_schedule", spec_params(spec, now, self._db.time)) for spec in specs]
+        )
+
+    async def delete_schedules(self, *, names: Sequence[str]) -> int:
+        params = {"names": self._db.array(list(names))}
+        # The fires and cursors go explicitly: SQLite runs with foreign keys off.
+        statements = ["delete_schedule_fires", "delete_schedule_cursors", "delete_schedules"]
+        return (await self._db.execute_all([(name, params) for name in statements]))[-1]
+
+    async def prune_fires(self, *, before: datetime) -> int:
+        return await self._db.execute("prune_fires", {"before": self._db.time(before)})
 
     async def create_schedule(self, *, spec: ScheduleSpec, now: datetime) -> ScheduleInfo:
-        params = spec_params(spec, now, self._schedule_time)
-        if not await self._write_rows("create_schedule", params):
+        params = spec_params(spec, now, self._db.time)
+        if not await self._db.write("create_schedule", params):
             raise ScheduleExists(spec.name)
         return await self.get_schedule(name=spec.name)
 
     async def update_schedule(self, *, spec: ScheduleSpec, now: datetime) -> ScheduleInfo:
-        params = spec_params(spec, now, self._schedule_time)
-        if not await self._write_rows("update_schedule", params):
+        params = spec_params(spec, now, self._db.time)
+        if not await self._db.write("update_schedule", params):
             raise ScheduleNotFound(spec.name)
         return await self.get_schedule(name=spec.name)
 
     async def pause_schedule(self, *, name: str, paused: bool, now: datetime) -> ScheduleInfo:
-        params = {"name": name, "paused": paused, "now": self._schedule_time(now)}
-        if not await self._write_rows("set_schedule_paused", params):
+        params = {"name": name, "paused": paused, "now": self._db.time(now)}
+        if not await self._db.write("set_schedule_paused", params):
             raise ScheduleNotFound(name)
         return await self.get_schedule(name=name)
 
     async def list_schedules(self) -> list[ScheduleInfo]:
-        rows = await self._read_rows("list_schedules", {"name": None})
-        return [schedule_from_row(row, self._when) for row in rows]
+        rows = await self._db.read("list_schedules", {"name": None})
+        return [schedule_from_row(row, self._db.when) for row in rows]
 
     async def get_schedule(self, *, name: str) -> ScheduleInfo:
-        rows = await self._read_rows("list_schedules", {"name": name})
+        rows = await self._db.read("list_schedules", {"name": name})
         if not rows:
             raise ScheduleNotFound(name)
-        return schedule_from_row(rows[0], self._when)
+        return schedule_from_row(rows[0], self._db.when)
 
     async def latest_fires(self) -> dict[tuple[str, str], datetime]:
-        rows = await self._read_rows("latest_fires", {})
-        return {(r["schedule"], r["tenant"]): self._when(r["fire_at"]) for r in rows}
+        rows = await self._db.read("latest_fires", {})
+        return {(r["schedule"], r["tenant"]): self._db.when(r["fire_at"]) for r in rows}
 
     async def claim_startup_fire(self, *, name: str, since: datetime, now: datetime) -> bool:
         params = {
             "name": name,
-            "since": self._schedule_time(since),
-            "now": self._schedule_time(now),
+            "since": self._db.time(since),
+            "now": self._db.time(now),
         }
-        return bool(await self._write_rows("claim_startup_fire", params))
+        return bool(await self._db.write("claim_startup_fire", params))
