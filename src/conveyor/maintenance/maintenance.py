@@ -85,6 +85,8 @@ class Maintenance:
         fires = await store.prune_fires(before=now - self.options.fire_retention)
         dead = await store.mark_dead_workers(before=now - self.options.dead_worker_after, now=now)
         forgotten = await store.prune_workers(before=now - self.options.worker_retention)
-        if pruned or dead:
-            log.info("maintenance: pruned %d finished jobs; marked dead: %s", pruned, dead)
+        if dead:  # the one place that marks them (the rescue of their jobs needs no mark)
+            log.warning("workers stopped heart-beating, marked dead: %s", dead)
+        if pruned:
+            log.info("maintenance: pruned %d finished jobs", pruned)
         return MaintenanceReport(pruned, fires, dead, forgotten)

@@ -448,20 +448,15 @@ class Worker:
                 runner.cancel()
 
     async def _rescue_loop(self, store: Store) -> None:
-        """Return expired leases to the queue, and mark workers that went silent dead."""
+        """Return expired leases to the queue. (Marking silent workers dead in the registry
+        is maintenance's: ``conveyor.maintenance``.)"""
         while True:
             await asyncio.sleep(self.options.rescue_interval.total_seconds())
-            now = self.app.clock.now()
             try:
-                rescued = await store.rescue_expired(now=now, limit=1000)
-                dead = await store.mark_dead_workers(
-                    before=now - 2 * self.options.lease_ttl, now=now
-                )
+                rescued = await store.rescue_expired(now=self.app.clock.now(), limit=1000)
             except Exception:
                 log.exception("rescue failed; retrying at the next interval")
                 continue
-            if dead:
-                log.warning("workers stopped heart-beating, marked dead: %s", dead)
             if rescued:
                 log.warning("rescued %d jobs whose lease expired: %s", len(rescued), rescued)
                 self._wake.set()
