@@ -35,17 +35,17 @@ batch's item ledger (``ctx.items``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pydantic
 
 from conveyor.batches import Callback, NewBatch
+from conveyor.enqueue import EnqueueOptions, plan_jobs
 from conveyor.errors import InvalidArgument
 from conveyor.store.base import NewJob
 
 if TYPE_CHECKING:
-    from conveyor.app import Conveyor
     from conveyor.task import Task
 
 MAX_BATCH = 100_000
@@ -64,18 +64,14 @@ class BatchDone(pydantic.BaseModel):
 
 
 def plan_batch(
-    app: Conveyor,
-    task: str | Task[Any],
+    task: Task[Any],
     payloads: Sequence[pydantic.BaseModel | Mapping[str, Any]],
     *,
-    callback: str | Task[Any] | None,
+    callback: Task[Any] | None,
     callback_payload: pydantic.BaseModel | Mapping[str, Any] | None,
     parent_id: int | None,
     idempotency_key: str | None,
-    run_at: datetime | None,
-    delay: timedelta | float | None,
-    priority: int | None,
-    queue: str | None,
+    options: EnqueueOptions,
     now: datetime,
 ) -> tuple[NewBatch, list[NewJob]]:
     """Validate every child payload and the callback, and describe the rows to insert."""
@@ -85,28 +81,24 @@ def plan_batch(
         raise InvalidArgument("payloads", f"a batch holds at most {MAX_BATCH} children")
     if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
         raise InvalidArgument("idempotency_key", "must be 1 to 255 characters")
-    children = app.build_jobs(
-        task, payloads, run_at, delay, priority, queue, [None] * len(payloads), now
-    )
+    children = plan_jobs(task, payloads, options, [None] * len(payloads), now)
     return (
         NewBatch(
             parent_id=parent_id,
             idempotency_key=idempotency_key,
             callback=None
             if callback is None
-            else _callback(app, callback, callback_payload, len(payloads)),
+            else _callback(callback, callback_payload, len(payloads)),
         ),
         children,
     )
 
 
 def _callback(
-    app: Conveyor,
-    callback: str | Task[Any],
+    task: Task[Any],
     payload: pydantic.BaseModel | Mapping[str, Any] | None,
     total: int,
 ) -> Callback:
-    task = app.get_task(callback) if isinstance(callback, str) else callback
     if isinstance(payload, pydantic.BaseModel):
         payload = payload.model_dump(mode="json")
     extra = dict(payload or {})

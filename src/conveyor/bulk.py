@@ -42,17 +42,29 @@ def build_many(
         return _by_columns(cls, count, fields, setters, each, shared)
 
 
+_pause_allowed = False
+
+
+def allow_collector_pause(allowed: bool) -> None:
+    """Whether ``collector_paused`` may turn the cyclic collector off in this process
+    (the ``pause_gc_during_enqueue`` setting). Off by default: the collector belongs to
+    the whole process, and an application that embeds Conveyor did not ask for it to stop."""
+    global _pause_allowed
+    _pause_allowed = allowed
+
+
 @contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
-    """Hold the cyclic garbage collector off while a batch of objects is built.
+    """Hold the cyclic garbage collector off while a batch of objects is built, when
+    ``allow_collector_pause`` allowed it.
 
     The collector runs after every 700 new container objects, and as the batch ages it
-    walks every object alive: building the jobs of a 10,000-job enqueue set off enough
-    of those walks to take a third of the enqueue's CPU. A batch of jobs holds no
-    reference cycles, so the walks find nothing; the collector runs again as usual once
-    the batch is built. Left alone if it was off already.
+    walks every object alive, the host application's too; a batch of jobs holds no
+    reference cycles, so the walks find nothing. The collector runs again as usual once
+    the batch is built. Left alone if it was off already. Measured by
+    ``python -m benchmarks.gc_pause`` (docs/benchmarks.md).
     """
-    if not gc.isenabled():
+    if not _pause_allowed or not gc.isenabled():
         yield
         return
     gc.disable()

@@ -27,6 +27,14 @@ class Settings(BaseSettings):
     auto_migrate: bool = Field(
         default=True, description="Apply missing migrations when the app opens its store."
     )
+    pause_gc_during_enqueue: bool = Field(
+        default=False,
+        description=(
+            "Hold Python's cyclic garbage collector off while Conveyor builds a batch of "
+            "jobs (a bulk enqueue, a claimed batch). It is the whole process's collector: "
+            "leave it off in an application that embeds Conveyor."
+        ),
+    )
     job_retention_days: float = Field(
         default=30.0,
         ge=0,

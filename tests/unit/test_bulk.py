@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from conveyor.bulk import build_many, collector_paused, fill
+from conveyor.bulk import allow_collector_pause, build_many, collector_paused, fill
 from conveyor.job import Job, JobState
 from conveyor.store.base import Inserted, NewJob
 
@@ -98,6 +99,33 @@ def test_fill_sets_a_field_known_only_after_the_rest() -> None:
         fill(built, "id", [1, 2])
 
 
+@pytest.fixture
+def pausing_allowed() -> Iterator[None]:
+    """As with ``pause_gc_during_enqueue=True``."""
+    allow_collector_pause(True)
+    try:
+        yield
+    finally:
+        allow_collector_pause(False)
+
+
+def test_by_default_the_collector_stays_on_while_a_batch_is_built() -> None:
+    seen: list[bool] = []
+
+    def factory() -> dict[str, Any]:
+        seen.append(gc.isenabled())
+        return {}
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Row:
+        n: int
+        extra: dict[str, Any] = dataclasses.field(default_factory=factory)
+
+    build_many(Row, 100, each={"n": list(range(100))}, shared={})
+    assert seen == [True] * 100
+
+
+@pytest.mark.usefixtures("pausing_allowed")
 def test_the_collector_is_off_while_a_batch_is_built_and_on_again_after() -> None:
     seen: list[bool] = []
 
@@ -115,6 +143,7 @@ def test_the_collector_is_off_while_a_batch_is_built_and_on_again_after() -> Non
     assert gc.isenabled()
 
 
+@pytest.mark.usefixtures("pausing_allowed")
 def test_the_collector_comes_back_after_an_error_and_stays_off_if_it_was() -> None:
     with pytest.raises(RuntimeError), collector_paused():
         assert not gc.isenabled()
@@ -127,3 +156,17 @@ def test_the_collector_comes_back_after_an_error_and_stays_off_if_it_was() -> No
         assert not gc.isenabled(), "a collector the caller turned off stays off"
     finally:
         gc.enable()
+
+
+def test_the_app_setting_allows_the_pause() -> None:
+    from conveyor import Conveyor
+
+    try:
+        Conveyor("sqlite:///unused.db", pause_gc_during_enqueue=True)
+        with collector_paused():
+            assert not gc.isenabled()
+        Conveyor("sqlite:///unused.db")
+        with collector_paused():
+            assert gc.isenabled()
+    finally:
+        allow_collector_pause(False)

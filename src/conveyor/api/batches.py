@@ -9,7 +9,8 @@ from pydantic import BaseModel
 
 from conveyor.api.auth import Authenticator
 from conveyor.api.jobs import MAX_ID, JobId, JobPage
-from conveyor.app import MAX_PAGE, Conveyor
+from conveyor.app import Conveyor
+from conveyor.arguments import MAX_PAGE
 from conveyor.job import JobState
 
 BatchId = Annotated[int, Path(ge=1, le=MAX_ID)]

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Query
 from conveyor.api.auth import Authenticator
 from conveyor.api.inputs import Text
 from conveyor.api.jobs import JobId
-from conveyor.app import MAX_PAGE, Conveyor
+from conveyor.app import Conveyor
+from conveyor.arguments import MAX_PAGE
 from conveyor.item import ItemOutcome
 
 

@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 
 from conveyor.api.auth import Authenticator
 from conveyor.api.inputs import AwareMoment, Text
-from conveyor.app import MAX_PAGE, Conveyor
+from conveyor.app import Conveyor
+from conveyor.arguments import MAX_PAGE
 from conveyor.job import JobState
 
 JobJson = dict[str, Any]

@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse
 
 from conveyor.api.auth import Authenticator, Principal
 from conveyor.api.inputs import Moment, Text, nul_locations
-from conveyor.app import MAX_DELAY, PRIORITY_RANGE, Conveyor
+from conveyor.app import Conveyor
+from conveyor.enqueue import MAX_DELAY, PRIORITY_RANGE
 from conveyor.errors import TaskNotFound
 from conveyor.strict_json import unstorable_reason
 from conveyor.task import Task

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from conveyor.app import Conveyor
+    from conveyor.seams import AppSeam
 
 log = logging.getLogger("conveyor.maintenance")
 
@@ -50,7 +50,7 @@ class MaintenanceReport:
 class Maintenance:
     """Runs the maintenance pass at most once per ``interval`` (``run_if_due``)."""
 
-    def __init__(self, app: Conveyor, options: MaintenanceOptions | None = None) -> None:
+    def __init__(self, app: AppSeam, options: MaintenanceOptions | None = None) -> None:
         self.app = app
         if options is None:
             days = app.settings.job_retention_days

@@ -27,7 +27,7 @@ from conveyor.scheduler.definition import (
 )
 
 if TYPE_CHECKING:
-    from conveyor.app import Conveyor
+    from conveyor.seams import AppSeam
     from conveyor.task import Task
 
 Payload = pydantic.BaseModel | Mapping[str, Any] | None
@@ -42,7 +42,7 @@ UPDATABLE = frozenset(
 class ScheduleAdmin:
     """What ``Conveyor``'s schedule methods do; one per app."""
 
-    def __init__(self, app: Conveyor) -> None:
+    def __init__(self, app: AppSeam) -> None:
         self.app = app
         self.declared: dict[str, Declared] = {}
 

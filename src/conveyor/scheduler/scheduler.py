@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from conveyor.enqueue import EnqueueOptions, plan_jobs
 from conveyor.errors import ConfigurationError, TaskNotFound
 from conveyor.maintenance.maintenance import Maintenance, MaintenanceOptions
 from conveyor.schedule import Fire, FireOutcome, FireResult, ScheduleInfo
@@ -28,7 +29,7 @@ from conveyor.scheduler.planner import DEFAULT_CATCH_UP_LIMIT, DEFAULT_GRACE, pl
 from conveyor.store.base import NewJob, Store
 
 if TYPE_CHECKING:
-    from conveyor.app import Conveyor
+    from conveyor.seams import AppSeam
 
 log = logging.getLogger("conveyor.scheduler")
 TICK = timedelta(microseconds=1)
@@ -71,7 +72,7 @@ class Target:
 class Scheduler:
     """One scheduler loop over the app's store (see the module docstring)."""
 
-    def __init__(self, app: Conveyor, options: SchedulerOptions | None = None) -> None:
+    def __init__(self, app: AppSeam, options: SchedulerOptions | None = None) -> None:
         self.app = app
         self.options = options or SchedulerOptions()
         self._stopping = asyncio.Event()
@@ -294,16 +295,8 @@ class Scheduler:
         declared = self._declared(info)
         if info.spec.per_tenant and declared is not None:
             payload[declared.tenant_field] = target.tenant
-        return self.app.build_jobs(
-            info.spec.task,
-            [payload],
-            None,
-            None,
-            info.spec.priority,
-            info.spec.queue,
-            [None],
-            now,
-        )[0]
+        options = EnqueueOptions(priority=info.spec.priority, queue=info.spec.queue)
+        return plan_jobs(self.app.get_task(info.spec.task), [payload], options, [None], now)[0]
 
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:
