@@ -58,7 +58,7 @@ class Conveyor(AdminMethods):
             raise ConfigurationError(f"invalid settings: {exc}") from None
         store_for_url(self.settings.resolved_database_url)  # a malformed URL fails here
         self.clock: Clock = clock or SystemClock()
-        allow_collector_pause(self.settings.pause_gc_during_enqueue)
+        allow_collector_pause(bool(self.settings.pause_gc_during_enqueue))
         self._tasks: dict[str, Task[Any]] = {}
         self._store: Store | None = None
         self._open_lock: asyncio.Lock | None = None

@@ -27,12 +27,13 @@ class Settings(BaseSettings):
     auto_migrate: bool = Field(
         default=True, description="Apply missing migrations when the app opens its store."
     )
-    pause_gc_during_enqueue: bool = Field(
-        default=False,
+    pause_gc_during_enqueue: bool | None = Field(
+        default=None,
         description=(
             "Hold Python's cyclic garbage collector off while Conveyor builds a batch of "
-            "jobs (a bulk enqueue, a claimed batch). It is the whole process's collector: "
-            "leave it off in an application that embeds Conveyor."
+            "jobs (a bulk enqueue, a claimed batch). It is the whole process's collector, "
+            "so unset it means on in Conveyor's own processes (the conveyor command: "
+            "worker, serve, api) and off in an application that embeds Conveyor."
         ),
     )
     job_retention_days: float = Field(

@@ -170,3 +170,26 @@ def test_the_app_setting_allows_the_pause() -> None:
             assert gc.isenabled()
     finally:
         allow_collector_pause(False)
+
+
+def test_an_app_the_conveyor_command_loads_pauses_unless_told_not_to(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from conveyor.cli.loading import load_app
+
+    module = tmp_path / "gc_pause_app.py"
+    module.write_text(
+        "from conveyor import Conveyor\n"
+        "app = Conveyor('sqlite:///unused.db')\n"
+        "off = Conveyor('sqlite:///unused.db', pause_gc_during_enqueue=False)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        load_app("gc_pause_app:off")
+        with collector_paused():
+            assert gc.isenabled(), "an explicit false holds in the command too"
+        load_app("gc_pause_app:app")
+        with collector_paused():
+            assert not gc.isenabled(), "unset, the command's own process pauses"
+    finally:
+        allow_collector_pause(False)

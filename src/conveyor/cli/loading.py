@@ -7,6 +7,7 @@ import os
 import sys
 
 from conveyor.app import Conveyor
+from conveyor.bulk import allow_collector_pause
 from conveyor.errors import ConfigurationError
 
 DEFAULT_APP = "carwash.app:app"
@@ -34,4 +35,6 @@ def load_app(spec: str | None, database_url: str | None = None) -> Conveyor:
         raise ConfigurationError(f"{spec!r} is not a Conveyor app (got {type(app).__name__})")
     if database_url:
         app.settings = app.settings.model_copy(update={"database_url": database_url})
+    if app.settings.pause_gc_during_enqueue is None:
+        allow_collector_pause(True)  # the process is Conveyor's own (settings.py says why)
     return app
