@@ -781,6 +781,11 @@ class Conveyor:
             self.wake_workers()  # the store wakes other processes' workers itself
         return await self._queue(store, name)
 
+    def new_store(self) -> Store:
+        """A second store on this app's database, not yet open, with connections of its
+        own: for a thread with its own event loop (the worker's loop watchdog)."""
+        return store_for_url(self.settings.resolved_database_url)
+
     async def _queue(self, store: Store, name: str) -> QueueInfo:
         for queue in await store.list_queues(now=self.clock.now()):
             if queue.name == name:
