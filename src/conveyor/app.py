@@ -631,7 +631,7 @@ class Conveyor:
         """Rescue expired leases now and wake every worker ("fetch tasks from the DB");
         returns the rescued job ids."""
         store = await self.store()
-        rescued = await store.rescue_expired(now=self.clock.now(), limit=10_000)
+        rescued = await store.rescue_expired(now=None, limit=10_000)  # the database's clock
         queues = sorted({count.queue for count in await store.count_jobs()})
         await store.notify_queues(queues=queues)
         self.wake_workers()
