@@ -441,3 +441,8 @@ class Conveyor(AdminMethods):
         store = store_for_url(self.settings.resolved_database_url)  # for its SQL only
         check_same_dialect(connection, store.dialect)
         return run_plan_sync(store.plan_insert(new_jobs, now=now), connection)[0].job
+
+    def new_store(self) -> Store:
+        """A second store on this app's database, not yet open, with connections of its
+        own: for a thread with its own event loop (the worker's loop watchdog)."""
+        return store_for_url(self.settings.resolved_database_url)

@@ -26,7 +26,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 BLOCKED_TASK = "chaos.sleeps_in_the_loop"
 
 
-@pytest.mark.xfail(strict=True, reason="needs fix for defect 4 of #21")
 async def test_a_handler_blocking_the_loop_past_its_lease_runs_once_and_is_named(
     store_url: str, tmp_path: Path, chaos_report: Report
 ) -> None:

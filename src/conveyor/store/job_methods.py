@@ -105,8 +105,13 @@ class JobMethods(QueryRunner):
         params = {"id": lease.job_id, "token": lease.token, "checkpoint": self._db.json(checkpoint)}
         return bool(await self._db.write("save_checkpoint", params))
 
-    async def rescue_expired(self, *, now: datetime, limit: int) -> list[int]:
-        params = {"now": self._db.time(now), "now_text": now.isoformat(), "limit": limit}
+    async def rescue_expired(self, *, now: datetime | None, limit: int) -> list[int]:
+        at = self._db.lease_time(now)
+        params = {
+            "now": None if at is None else self._db.time(at),
+            "now_text": None if at is None else at.isoformat(),
+            "limit": limit,
+        }
         return sorted(int(r["id"]) for r in await self._db.write("rescue_expired", params))
 
     async def prune_finished(self, *, before: datetime, limit: int) -> int:

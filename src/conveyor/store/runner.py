@@ -55,6 +55,12 @@ class Connector(Protocol):
         """A time from a row, as an aware UTC datetime."""
         ...
 
+    def lease_time(self, now: datetime | None) -> datetime | None:
+        """The time a lease statement runs at: ``now``, or for ``None`` the database's
+        clock, read here where the database is this host (SQLite) and left ``None`` for
+        the statement to read where it is not (PostgreSQL's ``now()``)."""
+        ...
+
     def wake(self, queues: Iterable[str]) -> None:
         """After a commit that made jobs of ``queues`` runnable: wake their idle workers,
         unless the statements did (PostgreSQL's NOTIFY is part of the statement)."""

@@ -5,7 +5,8 @@ slots (plus a few to keep ready when jobs are short) in one statement and feeds 
 channel; executors (between 1 and ``max_concurrency``, following the backlog) run jobs
 from it; the ``AckBuffer`` writes outcomes in batches; the heartbeat loop extends every
 held lease in one statement and cancels jobs whose lease was lost; the rescue loop
-returns other workers' expired leases.
+returns other workers' expired leases. A ``LoopWatchdog`` thread renews the held leases
+while a handler blocks the loop, and names it.
 ``stop()`` drains: no more claims, running jobs get ``drain_timeout`` to finish, whatever
 is left is handed back to the queue at once.
 """
@@ -34,6 +35,7 @@ from conveyor.store.base import Ack, Failure, Store
 from conveyor.worker.acker import AckBuffer
 from conveyor.worker.executor import execute
 from conveyor.worker.scaling import next_prefetch, target_concurrency
+from conveyor.worker.watchdog import LoopWatchdog
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
@@ -188,6 +190,8 @@ class Worker:
             asyncio.create_task(self._heartbeat_loop(store), name="conveyor-heartbeat"),
             asyncio.create_task(self._rescue_loop(store), name="conveyor-rescue"),
         ]
+        watchdog = self._watchdog()
+        watchdog.start()
         try:
             self._spawn_executor(store)
             await self._fetch_loop(store)
@@ -200,6 +204,7 @@ class Worker:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(background[0], timeout=10)
             await _cancel_and_wait(background + list(self._executors))
+            watchdog.stop()
             with contextlib.suppress(ConveyorError):
                 await self._report(store, "stopped")
             self._stopped.set()
@@ -227,7 +232,7 @@ class Worker:
                         limit=free,
                         lease_ttl=options.lease_ttl,
                         worker_id=self.id,
-                        now=self.app.clock.now(),
+                        now=None,  # the database's clock: see _rescue_loop
                     )
                 except ConveyorError as exc:
                     log.error("claim failed, retrying after the poll interval: %s", exc)
@@ -404,13 +409,33 @@ class Worker:
             try:
                 if leases:
                     lost = await store.extend_leases(
-                        leases=leases, ttl=self.options.lease_ttl, now=self.app.clock.now()
+                        leases=leases, ttl=self.options.lease_ttl, now=None
                     )
                     for item in lost:
                         self._lose(item.job_id, item.token)
                 await self._report(store, "stopping" if self._stopping.is_set() else "running")
             except Exception:  # the loop must outlive any error, or live jobs get rescued
                 log.exception("heartbeat failed; retrying at the next interval")
+
+    def _watchdog(self) -> LoopWatchdog:
+        """The thread that renews held leases while the loop is blocked: a loop silent for
+        a heartbeat interval has missed a heartbeat, and the next one may be too late."""
+        return LoopWatchdog(
+            asyncio.get_running_loop(),
+            new_store=self.app.new_store,
+            leases=lambda: list(self._held.values()),
+            running=self._running_jobs,
+            on_lost=lambda lost: self._lose(lost.job_id, lost.token),
+            lease_ttl=self.options.lease_ttl,
+            threshold=self.options.heartbeat_every,
+        )
+
+    def _running_jobs(self, current: asyncio.Task[object] | None) -> list[str]:
+        """The running jobs, as ``task (job id, attempt n)``: the one whose executor the
+        loop is stuck in (``current``) if it is one, otherwise all of them."""
+        runs = list(self._contexts.values())
+        named = [ctx for runner, ctx in runs if runner is current] or [ctx for _, ctx in runs]
+        return [f"{c.job.task} (job {c.job.id}, attempt {c.job.attempt})" for c in named]
 
     async def _report(self, store: Store, state: str) -> None:
         """Write this worker's vital signs to the registry."""
@@ -449,11 +474,16 @@ class Worker:
 
     async def _rescue_loop(self, store: Store) -> None:
         """Return expired leases to the queue. (Marking silent workers dead in the registry
-        is maintenance's: ``conveyor.maintenance``.)"""
+        is maintenance's: ``conveyor.maintenance``.)
+
+        Leases are claimed, extended and rescued by the database's clock (``now=None``),
+        never this worker's: a worker whose clock runs ahead would otherwise rescue other
+        workers' live jobs, and one whose clock lags would hand out leases already expired.
+        """
         while True:
             await asyncio.sleep(self.options.rescue_interval.total_seconds())
             try:
-                rescued = await store.rescue_expired(now=self.app.clock.now(), limit=1000)
+                rescued = await store.rescue_expired(now=None, limit=1000)
             except Exception:
                 log.exception("rescue failed; retrying at the next interval")
                 continue

@@ -236,6 +236,9 @@ class PostgresConnector:
     def when(self, value: Any) -> datetime:
         return decode_time(value)
 
+    def lease_time(self, now: datetime | None) -> datetime | None:
+        return now  # None: the statement reads the database's clock (now())
+
     def wake(self, queues: Iterable[str]) -> None:
         pass  # the statements that make jobs runnable NOTIFY in their own transaction
 

@@ -56,6 +56,13 @@ def _decode_time_text(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
+def database_now() -> datetime:
+    """The database's clock, for lease arithmetic called with ``now=None``: an SQLite file
+    is read and written on one host only, so its clock is this host's (never an app's
+    injected ``Clock``, which may be frozen or wrong)."""
+    return datetime.now(UTC)
+
+
 def parse_row(row: Any) -> Job:
     return job_from_row(row, decode_time)
 
@@ -319,6 +326,9 @@ class SqliteConnector:
 
     def when(self, value: Any) -> datetime:
         return decode_time(value)
+
+    def lease_time(self, now: datetime | None) -> datetime:
+        return now or database_now()
 
     def wake(self, queues: Iterable[str]) -> None:
         self._wake.send(queues)

@@ -39,6 +39,7 @@ from conveyor.store.sqlite.connector import (
     QUERIES,
     Fetched,
     SqliteConnector,
+    database_now,
     decode_time,
     encode_time,
     rows,
@@ -198,8 +199,9 @@ class SqliteStore(SharedMethods):
         limit: int,
         lease_ttl: timedelta,
         worker_id: str,
-        now: datetime,
+        now: datetime | None,
     ) -> list[Job]:
+        now = now or database_now()
         if limit <= 0 or (queues is not None and not queues):
             return []
         params: dict[str, Any] = {
@@ -260,12 +262,12 @@ class SqliteStore(SharedMethods):
         )
 
     async def extend_leases(
-        self, *, leases: Sequence[Lease], ttl: timedelta, now: datetime
+        self, *, leases: Sequence[Lease], ttl: timedelta, now: datetime | None
     ) -> list[LeaseLost]:
         if not leases:
             return []
         jobs = [[le.job_id, le.token] for le in leases]
-        params = {"expires_at": encode_time(now + ttl)}
+        params = {"expires_at": encode_time((now or database_now()) + ttl)}
         held = await self._sqlite.run_write(_fenced("extend_leases", jobs, params), durable=False)
         return [LeaseLost(le.job_id, le.token) for le in leases if le.job_id not in held]
 
