@@ -21,6 +21,7 @@ from conveyor.item import ItemCounts, ItemMark, ItemOutcome, ItemPage
 from conveyor.job import Job, JobError, JobState, Lease, Page, Progress
 from conveyor.queue import QueueInfo
 from conveyor.stats import JobStats, QueueCount, QueueDepth, WorkerInfo
+from conveyor.store.incident import IncidentStore
 from conveyor.store.schedule import ScheduleStore
 
 
@@ -206,7 +207,7 @@ class Listener(Protocol):
     async def close(self) -> None: ...
 
 
-class Store(ScheduleStore, Protocol):
+class Store(ScheduleStore, IncidentStore, Protocol):
     """Durable storage for jobs. Implementations: ``PostgresStore``, ``SqliteStore``."""
 
     capabilities: Capabilities

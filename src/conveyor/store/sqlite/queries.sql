@@ -777,3 +777,7 @@ RETURNING rule, subject, digested;
 -- name: resolve_incident
 DELETE FROM conveyor_incidents WHERE rule = :rule AND subject = :subject
 RETURNING rule;
+
+-- name: list_incidents
+-- The open incidents (a handful of rows), for the rules that resolve when a condition clears.
+SELECT rule, subject FROM conveyor_incidents ORDER BY rule, subject;
