@@ -168,10 +168,16 @@ class FailureRates:
         return found
 
 
-def cleared(rule: str, subject: str) -> str:
-    """The text of the 'resolved' message of a condition rule."""
+def cleared(rule: str, subject: str) -> tuple[str, str]:
+    """The title and text of the 'resolved' message of a condition rule."""
     if rule == FAILURE_RATE:
-        return f"Task {subject}'s failure rate is back under the threshold.\n"
+        return (
+            f"task {subject} failure rate",
+            f"Task {subject}'s failure rate is back under the threshold.\n",
+        )
     if rule == LAG:
-        return f"Queue {subject}: no job waits longer than the threshold any more.\n"
-    return f"Queue {subject}: a live worker takes its jobs, or none waits any more.\n"
+        return f"queue {subject} lag", f"Queue {subject}: no job waits past the threshold now.\n"
+    return (
+        f"queue {subject} without a live worker",
+        f"Queue {subject}: a live worker takes its jobs now, or none waits.\n",
+    )

@@ -128,10 +128,10 @@ class Alerts:
     async def tick(self) -> None:
         """Send the digests whose window passed, then check the conditions (called
         periodically by every worker process; the incidents decide who sends)."""
+        if self._app is not None:  # first: a digest then carries the latest reading
+            await self.check_conditions(self._app)
         for rule, subject, folded in await self.incidents.flush_digests(self._now(), self.window):
             self._send_digest(rule, subject, folded)
-        if self._app is not None:
-            await self.check_conditions(self._app)
 
     async def check_conditions(self, app: Conveyor) -> list[Condition]:
         """Raise an incident for each condition that holds, resolve the open ones that no
@@ -157,10 +157,8 @@ class Alerts:
         holding = {(c.rule, c.subject) for c in found}
         for rule, subject in opened:
             if (rule, subject) not in holding and await self.incidents.resolve(rule, subject):
-                headline = self._headline.get((rule, subject), f"{rule} {subject}")
-                self.deliverer.submit(
-                    Alert(f"[conveyor] resolved: {headline}", cleared(rule, subject))
-                )
+                title, text = cleared(rule, subject)
+                self.deliverer.submit(Alert(f"[conveyor] resolved: {title}", text))
         return found
 
     def start(self, interval: float | None = None) -> None:
