@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from conveyor.context import JobContext
@@ -115,6 +115,8 @@ class Worker:
         self._acked_changed = asyncio.Event()
         self.completed = 0
         self.tally = Tally()  # outcomes and run times, written with each heartbeat
+        # The `now` of our last claim that took fewer jobs than it asked for (_held_by_rate).
+        self._short_claim_at: datetime | None = None
 
     # -- public -------------------------------------------------------------------------
 
@@ -221,14 +223,17 @@ class Worker:
             claimed: list[Job] = []
             if free > 0:
                 began, ended = loop.time(), self._runs_ended
+                claim_at, short_before = self.app.clock.now(), self._short_claim_at
                 try:
                     claimed = await store.claim_jobs(
                         queues=options.queues,
                         limit=free,
                         lease_ttl=options.lease_ttl,
                         worker_id=self.id,
-                        now=self.app.clock.now(),
+                        now=claim_at,
                     )
+                    if len(claimed) < free:
+                        self._short_claim_at = claim_at
                 except ConveyorError as exc:
                     log.error("claim failed, retrying after the poll interval: %s", exc)
                 self._prefetch = next_prefetch(
@@ -242,6 +247,8 @@ class Worker:
                     lease = job.lease
                     if lease is None:
                         continue
+                    if job.rate_key is not None and _held_by_rate(job, short_before):
+                        self.tally.rate_waits[job.task] += 1
                     stale = self._held.get(job.id)
                     if stale is not None:
                         # Claimed again while an earlier run of ours still holds it: that
@@ -512,6 +519,17 @@ class Worker:
 
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, on_signal)
+
+
+def _held_by_rate(job: Job, short_claim_at: datetime | None) -> bool:
+    """Whether a rate limit held the job back: it was already due at an earlier claim of
+    ours that came back short, i.e. that had free slots and took every job the store would
+    give. Only flow limits keep a due job from such a claim, and the job has no concurrency
+    limit that could have done it instead. A wait that only other workers' claims saw is
+    not counted: the figure may undercount, never overcount."""
+    return (
+        short_claim_at is not None and job.concurrency_key is None and job.run_at <= short_claim_at
+    )
 
 
 async def _cancel_and_wait(tasks: Sequence[asyncio.Task[None]], *, every: float = 0.1) -> None:
