@@ -63,6 +63,8 @@ class NewJob:
     rate_per_second: float | None = None
     rate_burst: float | None = None
     fairness_key: str | None = None
+    traceparent: str | None = None
+    """The W3C trace context of the enqueue span (``conveyor.tracing``), if any."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,7 @@ WITH inserted AS (
     INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
                                created_at, idempotency_key, timeout_seconds, rerun_of,
                                concurrency_key, concurrency_limit, rate_key, rate_per_second,
-                               rate_burst, fairness_key)
+                               rate_burst, fairness_key, traceparent)
     SELECT coalesce(x.task, %(shared_task)s::text),
            coalesce(x.queue, %(shared_queue)s::text),
            coalesce(x.state, %(shared_state)s::text),
@@ -56,17 +56,18 @@ WITH inserted AS (
            coalesce(x.rate_key, %(shared_rate_key)s::text),
            coalesce(x.rate_per_second, %(shared_rate_per_second)s::double precision),
            coalesce(x.rate_burst, %(shared_rate_burst)s::double precision),
-           coalesce(x.fairness_key, %(shared_fairness_key)s::text)
+           coalesce(x.fairness_key, %(shared_fairness_key)s::text),
+           coalesce(x.traceparent, %(shared_traceparent)s::text)
     FROM ROWS FROM (jsonb_to_recordset(%(rows)s::jsonb) AS (
         payload jsonb, task text, queue text, state text, priority integer,
         max_attempts integer, run_at timestamptz, idempotency_key text,
         timeout_seconds double precision, rerun_of bigint, concurrency_key text,
         concurrency_limit integer, rate_key text, rate_per_second double precision,
-        rate_burst double precision, fairness_key text)
+        rate_burst double precision, fairness_key text, traceparent text)
     ) WITH ORDINALITY AS x(payload, task, queue, state, priority, max_attempts, run_at,
                            idempotency_key, timeout_seconds, rerun_of, concurrency_key,
                            concurrency_limit, rate_key, rate_per_second, rate_burst,
-                           fairness_key, ord)
+                           fairness_key, traceparent, ord)
     ORDER BY x.ord
     ON CONFLICT (task, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id, task, idempotency_key, queue, state
@@ -87,7 +88,7 @@ WITH inserted AS (
     INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
                                created_at, idempotency_key, timeout_seconds, rerun_of,
                                concurrency_key, concurrency_limit, rate_key, rate_per_second,
-                               rate_burst, fairness_key)
+                               rate_burst, fairness_key, traceparent)
     SELECT coalesce(x.task, %(shared_task)s::text),
            coalesce(x.queue, %(shared_queue)s::text),
            coalesce(x.state, %(shared_state)s::text),
@@ -104,17 +105,18 @@ WITH inserted AS (
            coalesce(x.rate_key, %(shared_rate_key)s::text),
            coalesce(x.rate_per_second, %(shared_rate_per_second)s::double precision),
            coalesce(x.rate_burst, %(shared_rate_burst)s::double precision),
-           coalesce(x.fairness_key, %(shared_fairness_key)s::text)
+           coalesce(x.fairness_key, %(shared_fairness_key)s::text),
+           coalesce(x.traceparent, %(shared_traceparent)s::text)
     FROM ROWS FROM (jsonb_to_recordset(%(rows)s::jsonb) AS (
         payload jsonb, task text, queue text, state text, priority integer,
         max_attempts integer, run_at timestamptz, idempotency_key text,
         timeout_seconds double precision, rerun_of bigint, concurrency_key text,
         concurrency_limit integer, rate_key text, rate_per_second double precision,
-        rate_burst double precision, fairness_key text)
+        rate_burst double precision, fairness_key text, traceparent text)
     ) WITH ORDINALITY AS x(payload, task, queue, state, priority, max_attempts, run_at,
                            idempotency_key, timeout_seconds, rerun_of, concurrency_key,
                            concurrency_limit, rate_key, rate_per_second, rate_burst,
-                           fairness_key, ord)
+                           fairness_key, traceparent, ord)
     ORDER BY x.ord
     RETURNING id, queue, state
 ), notified AS (
@@ -169,7 +171,7 @@ RETURNING j.id, j.task, j.queue, j.payload, j.priority, j.attempt, j.max_attempt
           j.created_at, j.progress_done, j.progress_total, j.result, j.errors, j.checkpoint,
           j.idempotency_key, j.rerun_of, j.timeout_seconds, j.lease_token::text AS lease_token,
           j.batch_id, j.concurrency_key, j.concurrency_limit, j.rate_key, j.fairness_key,
-          j.schedule_name, j.schedule_fire_at, j.schedule_tenant;
+          j.schedule_name, j.schedule_fire_at, j.schedule_tenant, j.traceparent;
 
 -- name: claim_jobs_any_queue
 -- As claim_jobs, for a worker that serves every queue. The paused queues are read once
@@ -193,7 +195,7 @@ RETURNING j.id, j.task, j.queue, j.payload, j.priority, j.attempt, j.max_attempt
           j.created_at, j.progress_done, j.progress_total, j.result, j.errors, j.checkpoint,
           j.idempotency_key, j.rerun_of, j.timeout_seconds, j.lease_token::text AS lease_token,
           j.batch_id, j.concurrency_key, j.concurrency_limit, j.rate_key, j.fairness_key,
-          j.schedule_name, j.schedule_fire_at, j.schedule_tenant;
+          j.schedule_name, j.schedule_fire_at, j.schedule_tenant, j.traceparent;
 
 -- name: flow_jobs_waiting
 -- Whether any flow job waits at all: one step into conveyor_jobs_flow_group_idx (the
@@ -785,7 +787,7 @@ RETURNING j.id, j.task, j.queue, j.payload, j.priority, j.attempt, j.max_attempt
           j.created_at, j.progress_done, j.progress_total, j.result, j.errors, j.checkpoint,
           j.idempotency_key, j.rerun_of, j.timeout_seconds, j.lease_token::text AS lease_token,
           j.batch_id, j.concurrency_key, j.concurrency_limit, j.rate_key, j.fairness_key,
-          j.schedule_name, j.schedule_fire_at, j.schedule_tenant;
+          j.schedule_name, j.schedule_fire_at, j.schedule_tenant, j.traceparent;
 
 -- name: take_rate_tokens
 -- One token per claimed job of each rate key: refill the bucket for the time since its
