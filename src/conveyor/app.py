@@ -12,6 +12,7 @@ from typing import Any, TypeVar, overload
 
 import pydantic
 
+from conveyor import tracing
 from conveyor.batch import plan_batch
 from conveyor.batches import Batch, BatchPage
 from conveyor.bulk import build_many, collector_paused
@@ -410,6 +411,7 @@ class Conveyor:
         )
         return outcome[0]
 
+    @tracing.traced_enqueue
     async def _insert(
         self,
         task: str | Task[Any],
@@ -506,6 +508,7 @@ class Conveyor:
             "priority": options.priority if priority is None else priority,
             "max_attempts": options.max_attempts,
             "timeout_seconds": options.timeout,
+            "traceparent": tracing.current_traceparent(),
         }
         if not flow.shapes_jobs:
             each = {"payload": dumped, "idempotency_key": keys}
@@ -521,6 +524,7 @@ class Conveyor:
             for model, payload, key in zip(models, dumped, keys, strict=True)
         ]
 
+    @tracing.traced_enqueue_sync
     def enqueue_sync(
         self,
         task: str | Task[Any],

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from conveyor import tracing
 from conveyor.context import JobContext
 from conveyor.errors import ConveyorError, LeaseLost
 from conveyor.job import Job, Lease
@@ -336,7 +337,7 @@ class Worker:
                     queue=job.queue,
                     worker_id=self.id,
                 ):
-                    ack = await execute(
+                    run = execute(
                         job,
                         tasks=self.app.tasks,
                         store=store,
@@ -344,6 +345,7 @@ class Worker:
                         on_context=remember,
                         hooks=self.app.hooks,
                     )
+                    ack = await (tracing.traced_run(job, run) if tracing.enabled() else run)
             except asyncio.CancelledError:
                 if self._stopping.is_set() or not self._holds(job.id, token):
                     return  # force-stopped or lease lost: the drain or the rescuer has it
