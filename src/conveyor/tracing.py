@@ -9,16 +9,17 @@ child and links to it, across processes.
 
 Tracing is on while a real tracer provider is configured: the global one
 (``opentelemetry.trace.set_tracer_provider``) or one given to ``use_tracer_provider``.
-Without the SDK installed nothing of OpenTelemetry is imported and nothing changes.
+Conveyor never imports OpenTelemetry itself before that: without the extra, or without a
+configured provider, nothing of it is imported and nothing changes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import importlib.util
+import sys
+import time
 from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 if TYPE_CHECKING:
@@ -33,37 +34,40 @@ R = TypeVar("R")
 _given: TracerProvider | None = None
 
 
-@functools.cache
-def installed() -> bool:
-    """Whether the SDK (the ``otel`` extra) is installed. Looked up on disk: finding
-    ``opentelemetry.sdk`` the usual way would import the ``opentelemetry`` package."""
-    try:
-        spec = importlib.util.find_spec("opentelemetry")
-    except (ImportError, ValueError):
-        return False
-    locations = spec.submodule_search_locations if spec is not None else None
-    return any(Path(location, "sdk").is_dir() for location in locations or ())
-
-
 def use_tracer_provider(provider: TracerProvider | None) -> None:
     """Trace with ``provider`` instead of the global one (``None``: the global one again)."""
     global _given
     _given = provider
 
 
+class _Lookup:
+    """The global provider's tracer, looked up at most once a second while there is none
+    (the lookup costs microseconds) and kept once there is one (OpenTelemetry sets the
+    global provider only once)."""
+
+    tracer: Tracer | None = None
+    checked_at = float("-inf")
+
+
 def _tracer() -> Tracer | None:
-    """Conveyor's tracer while a real provider is configured; ``None`` otherwise. Asked
-    once per job: without the SDK it costs a cached call, with it a few lookups."""
+    """Conveyor's tracer while a real provider is configured; ``None`` otherwise."""
     if _given is not None:
         return _given.get_tracer("conveyor")
-    if not installed():
+    if _Lookup.tracer is not None:
+        return _Lookup.tracer
+    # Configuring a provider imports opentelemetry.trace: until something did, there is
+    # none, and Conveyor imports nothing (importing it can take a second on a busy host).
+    trace = sys.modules.get("opentelemetry.trace")
+    if trace is None:
         return None
-    from opentelemetry import trace
-
+    now = time.monotonic()
+    if now - _Lookup.checked_at < 1.0:
+        return None
+    _Lookup.checked_at = now
     provider = trace.get_tracer_provider()
-    if isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
-        return None
-    return provider.get_tracer("conveyor")
+    if not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
+        _Lookup.tracer = provider.get_tracer("conveyor")
+    return _Lookup.tracer
 
 
 def enabled() -> bool:

@@ -118,6 +118,7 @@ class Worker:
         self.tally = Tally()  # outcomes and run times, written with each heartbeat
         # The `now` of our last claim that took fewer jobs than it asked for (_held_by_rate).
         self._short_claim_at: datetime | None = None
+        self._tracing = False  # whether runs get an OpenTelemetry span (conveyor.tracing)
 
     # -- public -------------------------------------------------------------------------
 
@@ -225,6 +226,7 @@ class Worker:
             if free > 0:
                 began, ended = loop.time(), self._runs_ended
                 claim_at, short_before = self.app.clock.now(), self._short_claim_at
+                self._tracing = tracing.enabled()  # asked once a claim, not once a job
                 try:
                     claimed = await store.claim_jobs(
                         queues=options.queues,
@@ -345,7 +347,7 @@ class Worker:
                         on_context=remember,
                         hooks=self.app.hooks,
                     )
-                    ack = await (tracing.traced_run(job, run) if tracing.enabled() else run)
+                    ack = await (tracing.traced_run(job, run) if self._tracing else run)
             except asyncio.CancelledError:
                 if self._stopping.is_set() or not self._holds(job.id, token):
                     return  # force-stopped or lease lost: the drain or the rescuer has it
