@@ -11,6 +11,7 @@ from typing import Any, overload
 
 import pydantic
 
+from conveyor import tracing
 from conveyor.admin_methods import AdminMethods
 from conveyor.bulk import allow_collector_pause, collector_paused
 from conveyor.clock import Clock, SystemClock
@@ -391,6 +392,7 @@ class Conveyor(AdminMethods):
         options = EnqueueOptions(run_at, delay, priority, queue)
         return (await self._insert(task, [payload], options, [idempotency_key], None))[0]
 
+    @tracing.traced_enqueue
     async def _insert(
         self,
         task: str | Task[Any],
@@ -421,6 +423,7 @@ class Conveyor(AdminMethods):
         self.wake_workers()
         return outcome
 
+    @tracing.traced_enqueue_sync
     def enqueue_sync(
         self,
         task: str | Task[Any],
@@ -443,6 +446,5 @@ class Conveyor(AdminMethods):
         return run_plan_sync(store.plan_insert(new_jobs, now=now), connection)[0].job
 
     def new_store(self) -> Store:
-        """A second store on this app's database, not yet open, with connections of its
-        own: for a thread with its own event loop (the worker's loop watchdog)."""
+        """A second, unopened store on this database (for the worker's loop watchdog)."""
         return store_for_url(self.settings.resolved_database_url)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 
+from conveyor import tracing
 from conveyor.arguments import aware
 from conveyor.bulk import build_many
 from conveyor.errors import InvalidArgument
@@ -88,6 +89,7 @@ def plan_jobs(
         "priority": defaults.priority if options.priority is None else options.priority,
         "max_attempts": defaults.max_attempts,
         "timeout_seconds": defaults.timeout,
+        "traceparent": tracing.current_traceparent(),
     }
     if not flow.shapes_jobs:
         each = {"payload": dumped, "idempotency_key": keys}

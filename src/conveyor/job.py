@@ -160,6 +160,9 @@ class Job:
     concurrency_limit: int | None = None
     rate_key: str | None = None
     fairness_key: str | None = None
+    traceparent: str | None = None
+    """The W3C ``traceparent`` of the span that enqueued the job (the optional
+    OpenTelemetry tracing); ``None`` without it."""
     meta: dict[str, Any] = field(default_factory=dict)
     schedule: ScheduledFrom | None = None
 

@@ -66,6 +66,17 @@ class Settings(BaseSettings):
     alert_failure_window_seconds: float = Field(
         default=300.0, gt=0, description="Window (s) over which a task's failure rate is taken."
     )
+    alert_failure_min_runs: int = Field(
+        default=10,
+        ge=1,
+        description="The failure-rate rule judges a task only after this many runs in its window.",
+    )
+    alert_check_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often each worker process checks the alert conditions (failure "
+        "rate, lag, unserved queues) and sends due digests (s).",
+    )
     alert_digest_seconds: float = Field(
         default=600.0,
         gt=0,

@@ -112,3 +112,50 @@ async def test_one_scrape_counts_the_jobs_of_every_worker_process(store_url: str
         finally:
             for process in (left, right, api):
                 stop(process)
+
+
+PACED = 30
+
+
+async def test_rate_limit_waits_of_two_worker_processes_add_up_in_one_scrape(
+    store_url: str,
+) -> None:
+    async with opened(build(store_url)) as app:
+        await app.enqueue_many("m.paced", [{"n": n} for n in range(PACED)])
+        ports = [free_port(), free_port()]
+        api_port = free_port()
+        workers = [
+            start_worker(
+                store_url,
+                "--queues",
+                "paced",
+                "--poll-interval",
+                "0.05",
+                "--metrics-port",
+                str(port),
+                app=APP,
+                lease_ttl=1.5,
+            )
+            for port in ports
+        ]
+        api = start_api(store_url, api_port)
+        waits = ("conveyor_rate_limit_waits_total", (("task", "m.paced"),))
+        completed = {"task": "m.paced", "queue": "paced", "outcome": "completed"}
+        try:
+            for _ in range(600):  # bounded: the jobs run at ten a second, then heartbeats
+                cluster = samples(await scrape(f"http://127.0.0.1:{api_port}/metrics"))
+                own = [samples(await scrape(f"http://127.0.0.1:{p}/metrics")) for p in ports]
+                if finished(cluster, **completed) == PACED and cluster.get(waits, 0) == sum(
+                    o.get(waits, 0) for o in own
+                ):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError(f"cluster figures never complete: {cluster}, {own}")
+            # Every job but those the first claims took waited on the limit, counted once,
+            # by whichever process claimed it.
+            assert PACED - 2 <= cluster[waits] <= PACED
+            assert all(o.get(waits, 0) > 0 for o in own), own
+        finally:
+            for process in (*workers, api):
+                stop(process)

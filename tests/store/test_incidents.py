@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from conveyor.store.base import Store
 
@@ -12,8 +11,8 @@ T0 = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 WINDOW = timedelta(minutes=10)
 
 
-def incidents(store: Store) -> Any:
-    return store  # both stores mix in IncidentMethods
+def incidents(store: Store) -> Store:
+    return store
 
 
 async def test_the_first_occurrence_opens_and_later_ones_fold(store: Store) -> None:
@@ -70,3 +69,13 @@ async def test_racing_first_occurrences_open_once(store: Store) -> None:
         *(s.occur_incident(rule="lag", subject="emails", now=T0, window=WINDOW) for _ in range(5))
     )
     assert sorted(o.claim for o in seen) == ["folded"] * 4 + ["open"]
+
+
+async def test_open_incidents_are_listed_until_resolved(store: Store) -> None:
+    assert await store.list_incidents() == []
+    await store.occur_incident(rule="queue-lag", subject="emails", now=T0, window=WINDOW)
+    await store.occur_incident(rule="job-failed", subject="wash", now=T0, window=WINDOW)
+    await store.occur_incident(rule="job-failed", subject="wash", now=T0, window=WINDOW)
+    assert await store.list_incidents() == [("job-failed", "wash"), ("queue-lag", "emails")]
+    await store.resolve_incident(rule="queue-lag", subject="emails")
+    assert await store.list_incidents() == [("job-failed", "wash")]

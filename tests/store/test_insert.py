@@ -12,7 +12,7 @@ import pytest
 from conveyor.job import JobState
 from conveyor.store.base import JobFilter, NewJob, Store
 from conveyor.store.factory import open_store
-from tests.store.helpers import NOW, insert, new_job
+from tests.store.helpers import NOW, claim, insert, new_job
 
 
 async def test_insert_returns_jobs_in_input_order_with_ids(store: Store) -> None:
@@ -341,3 +341,12 @@ async def test_insert_job_chunks_wakes_each_queue_once_when_it_commits(store: St
         assert sorted(wakes) == ["a", "b"]
     finally:
         await listener.close()
+
+
+async def test_a_jobs_trace_context_is_stored_and_claimed_with_it(store: Store) -> None:
+    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    traced, plain = await insert(store, new_job(traceparent=parent), new_job())
+    assert (traced.traceparent, plain.traceparent) == (parent, None)
+    assert (await store.get_job(job_id=traced.id)).traceparent == parent
+    claimed = {job.id: job.traceparent for job in await claim(store)}
+    assert claimed == {traced.id: parent, plain.id: None}

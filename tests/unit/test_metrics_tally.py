@@ -49,10 +49,13 @@ def test_tally_survives_json_and_merges_by_label() -> None:
     one.finish(running(1), "completed", 7.0)
     two.finish(running(1), "completed", 1000.0)
     two.finish(running(1, queue="sms"), "failed", 0.2)
+    one.rate_waits["mail"] += 2
+    two.rate_waits["mail"] += 3
 
     merged = Tally.merged([one.to_json(), two.to_json(), None, "not json"])
 
     assert merged.finished == {("mail", "email", "completed"): 3, ("mail", "sms", "failed"): 1}
+    assert merged.rate_waits == {"mail": 5}
     email = merged.durations[("mail", "email")]
     assert sum(email.buckets) == 3 and email.total == 1007.003
     assert email.buckets[0] == 1  # 3 ms falls in the first bucket
@@ -64,12 +67,19 @@ def test_exposition_has_the_contracted_names_and_cumulative_buckets() -> None:
     tally = Tally()
     tally.finish(running(1), "completed", 0.003)
     tally.finish(running(1), "completed", 7.0)
+    tally.rate_waits["mail"] += 4
 
     text = exposition(Figures(tally=tally, now=NOW, depths=[], workers=[])).decode()
     families = {f.name: f for f in text_string_to_metric_families(text)}
 
     assert {"conveyor_jobs_finished", "conveyor_job_duration_seconds"} <= set(families)
     assert "conveyor_worker_executors" in families and "conveyor_workers" in families
+    (waits,) = families["conveyor_rate_limit_waits"].samples
+    assert (waits.name, waits.labels, waits.value) == (
+        "conveyor_rate_limit_waits_total",
+        {"task": "mail"},
+        4,
+    )
     buckets = {
         s.labels["le"]: s.value
         for s in families["conveyor_job_duration_seconds"].samples

@@ -11,8 +11,14 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from conveyor.store.sqlite.store import MIGRATIONS, QUERIES, SqliteStore, split_statements
-from tests.store.helpers import claim, complete, insert_many
+from conveyor.store.sqlite.store import (
+    MIGRATIONS,
+    QUERIES,
+    SqliteStore,
+    encode_time,
+    split_statements,
+)
+from tests.store.helpers import NOW, claim, complete, insert_many
 
 # A constant list of three or more: ``x IN ('a', 'b', 'c')``, not a subquery.
 CONSTANT_IN_LIST = re.compile(r"\bIN\s*\(\s*'[^()]*,[^()]*,[^()]*\)", re.IGNORECASE)
@@ -60,10 +66,19 @@ async def test_rebuilding_the_jobs_table_keeps_its_data_and_never_reuses_an_id(
 ) -> None:
     path = tmp_path / "jobs.db"
     _migrate_to(path, 10)
+    # Written as the Conveyor of that schema wrote them: today's insert names columns
+    # that later migrations added.
+    moment = encode_time(NOW)
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.executemany(
+            "INSERT INTO conveyor_jobs (task, queue, state, payload, max_attempts, run_at,"
+            " created_at) VALUES ('send_email', 'default', 'available', '{}', 3, ?, ?)",
+            [(moment, moment)] * 5,
+        )
     store = SqliteStore(path)
     await store.open()
     try:
-        jobs = await insert_many(store, 5)
+        jobs = [await store.get_job(job_id=job_id) for job_id in range(1, 6)]
         [first] = await claim(store, limit=1)
         await store.ack_jobs(acks=[complete(first, {"ok": True})], now=first.created_at)
         with closing(sqlite3.connect(path)) as conn, conn:

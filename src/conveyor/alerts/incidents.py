@@ -5,19 +5,17 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Protocol
 
-Claim = Literal["open", "folded", "digest"]
+from conveyor.store.incident import IncidentClaim, IncidentStore
+from conveyor.store.incident import IncidentOccurrence as Occurrence
+
+Claim = IncidentClaim
 """What an occurrence means for its incident: ``open`` (first: send the alert), ``folded``
 (counted for the next digest; send nothing), ``digest`` (the window passed: send a digest of
 ``folded`` occurrences)."""
 
-
-@dataclass(frozen=True)
-class Occurrence:
-    claim: Claim
-    folded: int
-    """Occurrences folded since the last message (for a digest)."""
+__all__ = ["Claim", "IncidentClaims", "MemoryIncidents", "Occurrence", "StoreIncidents"]
 
 
 class IncidentClaims(Protocol):
@@ -37,34 +35,28 @@ class IncidentClaims(Protocol):
         """Close the incident; True for the one caller that closed it (it sends 'resolved')."""
         ...
 
-
-class _IncidentStore(Protocol):
-    async def occur_incident(
-        self, *, rule: str, subject: str, now: datetime, window: timedelta
-    ) -> Any: ...
-
-    async def flush_incident_digests(
-        self, *, now: datetime, window: timedelta
-    ) -> list[tuple[str, str, int]]: ...
-
-    async def resolve_incident(self, *, rule: str, subject: str) -> bool: ...
+    async def open_incidents(self) -> list[tuple[str, str]]:
+        """The incidents open now, as (rule, subject)."""
+        ...
 
 
 class StoreIncidents:
     """Incident claims in the store's incidents table: one sender per message cluster-wide."""
 
-    def __init__(self, store: _IncidentStore) -> None:
+    def __init__(self, store: IncidentStore) -> None:
         self.store = store
 
     async def occur(self, rule: str, subject: str, now: datetime, window: timedelta) -> Occurrence:
-        seen = await self.store.occur_incident(rule=rule, subject=subject, now=now, window=window)
-        return Occurrence(seen.claim, seen.folded)
+        return await self.store.occur_incident(rule=rule, subject=subject, now=now, window=window)
 
     async def flush_digests(self, now: datetime, window: timedelta) -> list[tuple[str, str, int]]:
         return await self.store.flush_incident_digests(now=now, window=window)
 
     async def resolve(self, rule: str, subject: str) -> bool:
         return await self.store.resolve_incident(rule=rule, subject=subject)
+
+    async def open_incidents(self) -> list[tuple[str, str]]:
+        return await self.store.list_incidents()
 
 
 @dataclass
@@ -106,3 +98,7 @@ class MemoryIncidents:
     async def resolve(self, rule: str, subject: str) -> bool:
         async with self._lock:
             return self._open.pop((rule, subject), None) is not None
+
+    async def open_incidents(self) -> list[tuple[str, str]]:
+        async with self._lock:
+            return sorted(self._open)

@@ -1,19 +1,33 @@
-"""Alert rules: turn job failures and worker events into incidents, messages and digests."""
+"""Alert rules: turn job failures, worker events and cluster conditions into incidents,
+messages, digests and resolutions."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from conveyor.alerts.conditions import (
+    CONDITION_RULES,
+    Condition,
+    FailureRates,
+    Thresholds,
+    cleared,
+    lagging_queues,
+    unserved_queues,
+)
 from conveyor.alerts.delivery import Alert, Deliverer
 from conveyor.alerts.incidents import IncidentClaims, MemoryIncidents, StoreIncidents
+from conveyor.metrics.snapshot import read_snapshot
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
     from conveyor.job import Job, JobError
     from conveyor.settings import Settings
+
+log = logging.getLogger("conveyor.alerts")
 
 FAILED = "job-failed"
 RECYCLED = "worker-recycled-for-memory"
@@ -21,7 +35,8 @@ RECYCLED = "worker-recycled-for-memory"
 
 class Alerts:
     """The built-in rules of one process, sending through one ``Deliverer``. Incidents are
-    keyed by (rule, subject): a task for failures, a worker for recycling."""
+    keyed by (rule, subject): a task for failures and failure rates, a worker for
+    recycling, a queue for lag and for waiting jobs without a live worker."""
 
     def __init__(
         self,
@@ -42,13 +57,26 @@ class Alerts:
         self.window = timedelta(seconds=settings.alert_digest_seconds)
         self._now = now or (lambda: datetime.now().astimezone())
         self._last: dict[tuple[str, str], str] = {}
+        self._headline: dict[tuple[str, str], str] = {}
         self._ticker: asyncio.Task[None] | None = None
         self._failing: set[str] = set()
+        self._app: Conveyor | None = None
+        self.rates = FailureRates(timedelta(seconds=settings.alert_failure_window_seconds))
+        self.thresholds = Thresholds(
+            lag_seconds=settings.alert_lag_seconds,
+            failure_rate=settings.alert_failure_rate,
+            failure_window=self.rates.window,
+            failure_min_runs=settings.alert_failure_min_runs,
+            unserved_grace=timedelta(seconds=settings.lease_ttl_seconds),
+            public_url=settings.public_url,
+        )
 
     def install(self, app: Conveyor) -> Alerts:
-        """Register the failure and success hooks on ``app`` (the app's own hooks stay)."""
+        """Register the failure and success hooks on ``app`` (the app's own hooks stay);
+        ``tick`` then also checks the conditions of ``app``'s cluster."""
         app.on("failure")(self.on_failure)
         app.on("after")(self.on_success)
+        self._app = app
         return self
 
     def link(self, job_id: int) -> str:
@@ -98,15 +126,52 @@ class Alerts:
             self.deliverer.submit(Alert(f"[conveyor] worker {worker_id} recycled", details))
 
     async def tick(self) -> None:
-        """Send the digests whose window passed (called periodically)."""
+        """Send the digests whose window passed, then check the conditions (called
+        periodically by every worker process; the incidents decide who sends)."""
+        if self._app is not None:  # first: a digest then carries the latest reading
+            await self.check_conditions(self._app)
         for rule, subject, folded in await self.incidents.flush_digests(self._now(), self.window):
             self._send_digest(rule, subject, folded)
 
-    def start(self, interval: float = 30.0) -> None:
+    async def check_conditions(self, app: Conveyor) -> list[Condition]:
+        """Raise an incident for each condition that holds, resolve the open ones that no
+        longer hold; the conditions found. The open incidents are listed before the
+        cluster is read: an incident another process opened after that listing is judged
+        at the next check, against a newer reading than the one that opened it."""
+        opened = [i for i in await self.incidents.open_incidents() if i[0] in CONDITION_RULES]
+        snapshot = await read_snapshot(app)
+        found = [
+            *self.rates.over(snapshot, self.thresholds),
+            *lagging_queues(snapshot, self.thresholds),
+            *unserved_queues(snapshot, self.thresholds),
+        ]
+        for condition in found:
+            key = (condition.rule, condition.subject)
+            self._last[key] = condition.details
+            self._headline[key] = condition.headline
+            seen = await self.incidents.occur(*key, self._now(), self.window)
+            if seen.claim == "open":
+                self.deliverer.submit(Alert(f"[conveyor] {condition.headline}", condition.details))
+            elif seen.claim == "digest":
+                self._send_digest(*key, seen.folded)
+        holding = {(c.rule, c.subject) for c in found}
+        for rule, subject in opened:
+            if (rule, subject) not in holding and await self.incidents.resolve(rule, subject):
+                title, text = cleared(rule, subject)
+                self.deliverer.submit(Alert(f"[conveyor] resolved: {title}", text))
+        return found
+
+    def start(self, interval: float | None = None) -> None:
+        """Tick every ``interval`` seconds (default: the ``alert_check_seconds`` setting)."""
+        interval = interval or self.settings.alert_check_seconds
+
         async def loop() -> None:
             while True:
                 await asyncio.sleep(interval)
-                await self.tick()
+                try:
+                    await self.tick()
+                except Exception:  # the store may be away for a while: check again later
+                    log.exception("alert check failed; retrying at the next interval")
 
         self._ticker = asyncio.get_running_loop().create_task(loop())
 
@@ -121,6 +186,13 @@ class Alerts:
 
     def _send_digest(self, rule: str, subject: str, folded: int) -> None:
         last = self._last.get((rule, subject), "")
+        headline = self._headline.get((rule, subject))
+        if rule in CONDITION_RULES and headline is not None:
+            # A condition recurs at every check of every process: its count says little.
+            self.deliverer.submit(
+                Alert(f"[conveyor] still: {headline}", f"Still true at the latest check.\n{last}")
+            )
+            return
         self.deliverer.submit(
             Alert(
                 f"[conveyor] digest: {rule} {subject} x{folded}",
@@ -133,7 +205,7 @@ class Alerts:
 async def start_alerts(app: Conveyor) -> Alerts | None:
     """Install and start the built-in alerts on ``app`` when a mail or webhook target is set
     (called by ``conveyor worker`` and ``conveyor serve``)."""
-    alerts = Alerts(app.settings, incidents=StoreIncidents(await app.store()))  # type: ignore[arg-type]
+    alerts = Alerts(app.settings, incidents=StoreIncidents(await app.store()))
     if not alerts.deliverer.enabled:
         return None
     alerts.install(app)

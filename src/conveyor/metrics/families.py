@@ -38,6 +38,14 @@ class Figures:
 
 def families(figures: Figures) -> Iterator[Metric]:
     yield from _finished(figures.tally)
+    waits = CounterMetricFamily(
+        "conveyor_rate_limit_waits",
+        "Jobs whose start a rate limit held back (counted once a job, when it is claimed)",
+        labels=["task"],
+    )
+    for task, count in sorted(figures.tally.rate_waits.items()):
+        waits.add_metric([task], count)
+    yield waits
     if figures.depths is not None:
         named = {q for w in figures.workers or [] for q in (w.queues or [])}
         yield from _depths(figures.depths, figures.now, named)

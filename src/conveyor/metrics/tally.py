@@ -55,10 +55,12 @@ class Durations:
 
 @dataclass
 class Tally:
-    """Counters keyed by labels; every figure only grows."""
+    """Counters keyed by labels; every figure only grows. ``rate_waits`` counts, by task,
+    the jobs a rate limit held back (see ``Worker._count_rate_waits``)."""
 
     finished: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     durations: dict[tuple[str, str], Durations] = field(default_factory=dict)
+    rate_waits: Counter[str] = field(default_factory=Counter)
 
     def finish(self, job: Job, outcome: str, seconds: float) -> None:
         self.finished[(job.task, job.queue, outcome)] += 1
@@ -68,6 +70,7 @@ class Tally:
         self.finished.update(other.finished)
         for key, durations in other.durations.items():
             self.durations.setdefault(key, Durations()).add(durations)
+        self.rate_waits.update(other.rate_waits)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -77,6 +80,7 @@ class Tally:
                     [task, queue, d.total, d.buckets]
                     for (task, queue), d in sorted(self.durations.items())
                 ],
+                "rate_waits": [[task, count] for task, count in sorted(self.rate_waits.items())],
             },
             separators=(",", ":"),
         )
@@ -95,6 +99,8 @@ class Tally:
             for task, queue, total, buckets in data.get("durations", []):
                 durations = Durations([int(b) for b in buckets], float(total))
                 tally.durations.setdefault((str(task), str(queue)), Durations()).add(durations)
+            for task, count in data.get("rate_waits", []):
+                tally.rate_waits[str(task)] += int(count)
         except (ValueError, TypeError):
             return cls()
         return tally

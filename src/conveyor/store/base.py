@@ -21,6 +21,7 @@ from conveyor.item import ItemCounts, ItemMark, ItemOutcome, ItemPage
 from conveyor.job import Job, JobError, JobState, Lease, Page, Progress
 from conveyor.queue import QueueInfo
 from conveyor.stats import JobStats, QueueCount, QueueDepth, WorkerInfo
+from conveyor.store.incident import IncidentStore
 from conveyor.store.schedule import ScheduleStore
 
 
@@ -62,6 +63,8 @@ class NewJob:
     rate_per_second: float | None = None
     rate_burst: float | None = None
     fairness_key: str | None = None
+    traceparent: str | None = None
+    """The W3C trace context of the enqueue span (``conveyor.tracing``), if any."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +209,7 @@ class Listener(Protocol):
     async def close(self) -> None: ...
 
 
-class Store(ScheduleStore, Protocol):
+class Store(ScheduleStore, IncidentStore, Protocol):
     """Durable storage for jobs. Implementations: ``PostgresStore``, ``SqliteStore``."""
 
     capabilities: Capabilities

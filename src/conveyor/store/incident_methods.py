@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
+from conveyor.store.incident import IncidentOccurrence
 from conveyor.store.runner import QueryRunner
-
-IncidentClaim = Literal["open", "folded", "digest"]
-
-
-@dataclass(frozen=True)
-class IncidentOccurrence:
-    """What one occurrence means for its incident, as the store decided for the cluster:
-    ``open`` (send the alert), ``folded`` (send nothing), ``digest`` (send a digest of
-    ``folded`` occurrences)."""
-
-    claim: IncidentClaim
-    folded: int
 
 
 class IncidentMethods(QueryRunner):
-    """``occur_incident``, ``flush_incident_digests`` and ``resolve_incident``: one
-    conditional write each, so that exactly one process sends each message."""
+    """``IncidentStore`` over the dialect's named queries: one conditional write each, so
+    that exactly one process sends each message."""
 
     async def occur_incident(
         self, *, rule: str, subject: str, now: datetime, window: timedelta
@@ -52,3 +39,7 @@ class IncidentMethods(QueryRunner):
     async def resolve_incident(self, *, rule: str, subject: str) -> bool:
         rows = await self._db.write("resolve_incident", {"rule": rule, "subject": subject})
         return bool(rows)
+
+    async def list_incidents(self) -> list[tuple[str, str]]:
+        rows = await self._db.read("list_incidents", {})
+        return [(str(r["rule"]), str(r["subject"])) for r in rows]

@@ -195,6 +195,7 @@ _COPIED = (
     "concurrency_limit",
     "rate_key",
     "fairness_key",
+    "traceparent",
 )
 
 
@@ -261,6 +262,7 @@ def _columns(
         ("rate_per_second", [job.rate_per_second for job in jobs]),
         ("rate_burst", [job.rate_burst for job in jobs]),
         ("fairness_key", [job.fairness_key for job in jobs]),
+        ("traceparent", [job.traceparent for job in jobs]),
     ]
 
 

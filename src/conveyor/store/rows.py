@@ -105,6 +105,7 @@ def job_from_row(
         concurrency_limit=row.get("concurrency_limit"),
         rate_key=row.get("rate_key"),
         fairness_key=row.get("fairness_key"),
+        traceparent=row.get("traceparent"),
         schedule=_scheduled_from(row, decode_time),
     )
 
@@ -189,6 +190,7 @@ _CLAIM_OPTIONAL_COLUMNS = (
     "concurrency_limit",
     "rate_key",
     "fairness_key",
+    "traceparent",
 )
 _CLAIM_JSON_COLUMNS = frozenset({"result", "checkpoint"})
 

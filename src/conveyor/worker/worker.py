@@ -23,9 +23,10 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from conveyor import tracing
 from conveyor.context import JobContext
 from conveyor.errors import ConveyorError, LeaseLost
 from conveyor.job import Job, Lease
@@ -117,6 +118,9 @@ class Worker:
         self._acked_changed = asyncio.Event()
         self.completed = 0
         self.tally = Tally()  # outcomes and run times, written with each heartbeat
+        # The `now` of our last claim that took fewer jobs than it asked for (_held_by_rate).
+        self._short_claim_at: datetime | None = None
+        self._tracing = False  # whether runs get an OpenTelemetry span (conveyor.tracing)
 
     # -- public -------------------------------------------------------------------------
 
@@ -226,6 +230,8 @@ class Worker:
             claimed: list[Job] = []
             if free > 0:
                 began, ended = loop.time(), self._runs_ended
+                claim_at, short_before = self.app.clock.now(), self._short_claim_at
+                self._tracing = tracing.enabled()  # asked once a claim, not once a job
                 try:
                     claimed = await store.claim_jobs(
                         queues=options.queues,
@@ -234,6 +240,8 @@ class Worker:
                         worker_id=self.id,
                         now=None,  # the database's clock: see _rescue_loop
                     )
+                    if len(claimed) < free:
+                        self._short_claim_at = claim_at
                 except ConveyorError as exc:
                     log.error("claim failed, retrying after the poll interval: %s", exc)
                 self._prefetch = next_prefetch(
@@ -247,6 +255,8 @@ class Worker:
                     lease = job.lease
                     if lease is None:
                         continue
+                    if job.rate_key is not None and _held_by_rate(job, short_before):
+                        self.tally.rate_waits[job.task] += 1
                     stale = self._held.get(job.id)
                     if stale is not None:
                         # Claimed again while an earlier run of ours still holds it: that
@@ -334,7 +344,7 @@ class Worker:
                     queue=job.queue,
                     worker_id=self.id,
                 ):
-                    ack = await execute(
+                    run = execute(
                         job,
                         tasks=self.app.tasks,
                         store=store,
@@ -342,6 +352,7 @@ class Worker:
                         on_context=remember,
                         hooks=self.app.hooks,
                     )
+                    ack = await (tracing.traced_run(job, run) if self._tracing else run)
             except asyncio.CancelledError:
                 if self._stopping.is_set() or not self._holds(job.id, token):
                     return  # force-stopped or lease lost: the drain or the rescuer has it
@@ -537,6 +548,17 @@ class Worker:
 
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, on_signal)
+
+
+def _held_by_rate(job: Job, short_claim_at: datetime | None) -> bool:
+    """Whether a rate limit held the job back: it was already due at an earlier claim of
+    ours that came back short, i.e. that had free slots and took every job the store would
+    give. Only flow limits keep a due job from such a claim, and the job has no concurrency
+    limit that could have done it instead. A wait that only other workers' claims saw is
+    not counted: the figure may undercount, never overcount."""
+    return (
+        short_claim_at is not None and job.concurrency_key is None and job.run_at <= short_claim_at
+    )
 
 
 async def _cancel_and_wait(tasks: Sequence[asyncio.Task[None]], *, every: float = 0.1) -> None:

@@ -39,7 +39,7 @@ WITH inserted AS (
     INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
                                created_at, idempotency_key, timeout_seconds, rerun_of,
                                concurrency_key, concurrency_limit, rate_key, rate_per_second,
-                               rate_burst, fairness_key)
+                               rate_burst, fairness_key, traceparent)
     SELECT coalesce(x.task, %(shared_task)s::text),
            coalesce(x.queue, %(shared_queue)s::text),
            coalesce(x.state, %(shared_state)s::text),
@@ -56,17 +56,18 @@ WITH inserted AS (
            coalesce(x.rate_key, %(shared_rate_key)s::text),
            coalesce(x.rate_per_second, %(shared_rate_per_second)s::double precision),
            coalesce(x.rate_burst, %(shared_rate_burst)s::double precision),
-           coalesce(x.fairness_key, %(shared_fairness_key)s::text)
+           coalesce(x.fairness_key, %(shared_fairness_key)s::text),
+           coalesce(x.traceparent, %(shared_traceparent)s::text)
     FROM ROWS FROM (jsonb_to_recordset(%(rows)s::jsonb) AS (
         payload jsonb, task text, queue text, state text, priority integer,
         max_attempts integer, run_at timestamptz, idempotency_key text,
         timeout_seconds double precision, rerun_of bigint, concurrency_key text,
         concurrency_limit integer, rate_key text, rate_per_second double precision,
-        rate_burst double precision, fairness_key text)
+        rate_burst double precision, fairness_key text, traceparent text)
     ) WITH ORDINALITY AS x(payload, task, queue, state, priority, max_attempts, run_at,
                            idempotency_key, timeout_seconds, rerun_of, concurrency_key,
                            concurrency_limit, rate_key, rate_per_second, rate_burst,
-                           fairness_key, ord)
+                           fairness_key, traceparent, ord)
     ORDER BY x.ord
     ON CONFLICT (task, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id, task, idempotency_key, queue, state
@@ -87,7 +88,7 @@ WITH inserted AS (
     INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
                                created_at, idempotency_key, timeout_seconds, rerun_of,
                                concurrency_key, concurrency_limit, rate_key, rate_per_second,
-                               rate_burst, fairness_key)
+                               rate_burst, fairness_key, traceparent)
     SELECT coalesce(x.task, %(shared_task)s::text),
            coalesce(x.queue, %(shared_queue)s::text),
            coalesce(x.state, %(shared_state)s::text),
@@ -104,17 +105,18 @@ WITH inserted AS (
            coalesce(x.rate_key, %(shared_rate_key)s::text),
            coalesce(x.rate_per_second, %(shared_rate_per_second)s::double precision),
            coalesce(x.rate_burst, %(shared_rate_burst)s::double precision),
-           coalesce(x.fairness_key, %(shared_fairness_key)s::text)
+           coalesce(x.fairness_key, %(shared_fairness_key)s::text),
+           coalesce(x.traceparent, %(shared_traceparent)s::text)
     FROM ROWS FROM (jsonb_to_recordset(%(rows)s::jsonb) AS (
         payload jsonb, task text, queue text, state text, priority integer,
         max_attempts integer, run_at timestamptz, idempotency_key text,
         timeout_seconds double precision, rerun_of bigint, concurrency_key text,
         concurrency_limit integer, rate_key text, rate_per_second double precision,
-        rate_burst double precision, fairness_key text)
+        rate_burst double precision, fairness_key text, traceparent text)
     ) WITH ORDINALITY AS x(payload, task, queue, state, priority, max_attempts, run_at,
                            idempotency_key, timeout_seconds, rerun_of, concurrency_key,
                            concurrency_limit, rate_key, rate_per_second, rate_burst,
-                           fairness_key, ord)
+                           fairness_key, traceparent, ord)
     ORDER BY x.ord
     RETURNING id, queue, state
 ), notified AS (
@@ -172,7 +174,7 @@ RETURNING j.id, j.task, j.queue, j.payload, j.priority, j.attempt, j.max_attempt
           j.created_at, j.progress_done, j.progress_total, j.result, j.errors, j.checkpoint,
           j.idempotency_key, j.rerun_of, j.timeout_seconds, j.lease_token::text AS lease_token,
           j.batch_id, j.concurrency_key, j.concurrency_limit, j.rate_key, j.fairness_key,
-          j.schedule_name, j.schedule_fire_at, j.schedule_tenant,
+          j.schedule_name, j.schedule_fire_at, j.schedule_tenant, j.traceparent,
           CASE WHEN %(now)s::timestamptz IS NULL AND j.id = (SELECT min(id) FROM picked)
                THEN j.started_at END AS database_now;
 
@@ -199,7 +201,7 @@ RETURNING j.id, j.task, j.queue, j.payload, j.priority, j.attempt, j.max_attempt
           j.created_at, j.progress_done, j.progress_total, j.result, j.errors, j.checkpoint,
           j.idempotency_key, j.rerun_of, j.timeout_seconds, j.lease_token::text AS lease_token,
           j.batch_id, j.concurrency_key, j.concurrency_limit, j.rate_key, j.fairness_key,
-          j.schedule_name, j.schedule_fire_at, j.schedule_tenant,
+          j.schedule_name, j.schedule_fire_at, j.schedule_tenant, j.traceparent,
           CASE WHEN %(now)s::timestamptz IS NULL AND j.id = (SELECT min(id) FROM picked)
                THEN j.started_at END AS database_now;
 
@@ -799,7 +801,7 @@ RETURNING j.id, j.task, j.queue, j.payload, j.priority, j.attempt, j.max_attempt
           j.created_at, j.progress_done, j.progress_total, j.result, j.errors, j.checkpoint,
           j.idempotency_key, j.rerun_of, j.timeout_seconds, j.lease_token::text AS lease_token,
           j.batch_id, j.concurrency_key, j.concurrency_limit, j.rate_key, j.fairness_key,
-          j.schedule_name, j.schedule_fire_at, j.schedule_tenant,
+          j.schedule_name, j.schedule_fire_at, j.schedule_tenant, j.traceparent,
           CASE WHEN %(now)s::timestamptz IS NULL THEN j.started_at END AS database_now;
 
 -- name: take_rate_tokens
@@ -939,3 +941,7 @@ RETURNING rule, subject, digested;
 -- name: resolve_incident
 DELETE FROM conveyor_incidents WHERE rule = %(rule)s AND subject = %(subject)s
 RETURNING rule;
+
+-- name: list_incidents
+-- The open incidents (a handful of rows), for the rules that resolve when a condition clears.
+SELECT rule, subject FROM conveyor_incidents ORDER BY rule, subject;

@@ -37,7 +37,7 @@ SELECT coalesce(max(version), 0) AS version FROM conveyor_migrations;
 INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
                            created_at, idempotency_key, timeout_seconds, rerun_of,
                            concurrency_key, concurrency_limit, rate_key, rate_per_second,
-                           rate_burst, fairness_key)
+                           rate_burst, fairness_key, traceparent)
 SELECT coalesce(json_extract(value, '$.task'), :shared_task),
        coalesce(json_extract(value, '$.queue'), :shared_queue),
        coalesce(json_extract(value, '$.state'), :shared_state),
@@ -54,7 +54,8 @@ SELECT coalesce(json_extract(value, '$.task'), :shared_task),
        coalesce(json_extract(value, '$.rate_key'), :shared_rate_key),
        coalesce(json_extract(value, '$.rate_per_second'), :shared_rate_per_second),
        coalesce(json_extract(value, '$.rate_burst'), :shared_rate_burst),
-       coalesce(json_extract(value, '$.fairness_key'), :shared_fairness_key)
+       coalesce(json_extract(value, '$.fairness_key'), :shared_fairness_key),
+       coalesce(json_extract(value, '$.traceparent'), :shared_traceparent)
 FROM json_each(:rows)
 WHERE true
 ORDER BY key
@@ -66,7 +67,7 @@ RETURNING id, task, idempotency_key;
 INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
                            created_at, idempotency_key, timeout_seconds, rerun_of,
                            concurrency_key, concurrency_limit, rate_key, rate_per_second,
-                           rate_burst, fairness_key)
+                           rate_burst, fairness_key, traceparent)
 SELECT coalesce(json_extract(value, '$.task'), :shared_task),
        coalesce(json_extract(value, '$.queue'), :shared_queue),
        coalesce(json_extract(value, '$.state'), :shared_state),
@@ -83,7 +84,8 @@ SELECT coalesce(json_extract(value, '$.task'), :shared_task),
        coalesce(json_extract(value, '$.rate_key'), :shared_rate_key),
        coalesce(json_extract(value, '$.rate_per_second'), :shared_rate_per_second),
        coalesce(json_extract(value, '$.rate_burst'), :shared_rate_burst),
-       coalesce(json_extract(value, '$.fairness_key'), :shared_fairness_key)
+       coalesce(json_extract(value, '$.fairness_key'), :shared_fairness_key),
+       coalesce(json_extract(value, '$.traceparent'), :shared_traceparent)
 FROM json_each(:rows)
 ORDER BY key
 RETURNING id;
@@ -777,3 +779,7 @@ RETURNING rule, subject, digested;
 -- name: resolve_incident
 DELETE FROM conveyor_incidents WHERE rule = :rule AND subject = :subject
 RETURNING rule;
+
+-- name: list_incidents
+-- The open incidents (a handful of rows), for the rules that resolve when a condition clears.
+SELECT rule, subject FROM conveyor_incidents ORDER BY rule, subject;
