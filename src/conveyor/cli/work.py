@@ -6,10 +6,8 @@ import asyncio
 import contextlib
 import logging
 import resource
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
-
-from rich.console import Console
 
 from conveyor.alerts.rules import Alerts, start_alerts
 from conveyor.app import Conveyor
@@ -35,7 +33,7 @@ async def run_worker(
     max_memory_mb: int | None,
     drain_timeout: float,
     poll_interval: float,
-    console: Console,
+    echo: Callable[[str], None],
     with_scheduler: bool = True,
     max_prefetch: int | None = None,
     metrics_port: int | None = None,
@@ -59,7 +57,8 @@ async def run_worker(
     )
     ready = worker.options.prefetch_cap
     kept_ready = "no prefetch" if ready == 0 else f"prefetch up to {ready}"
-    console.print(
+    # A plain line, not rich's: a worker prints nothing else, and rich is ~20 ms to import.
+    echo(
         f"worker {worker.id} serving {', '.join(queues) if queues else 'all queues'} "
         f"on {(await app.store()).url} (concurrency {concurrency}, {kept_ready}"
         + (", scheduler on)" if with_scheduler else ", no scheduler)")
@@ -67,7 +66,7 @@ async def run_worker(
     if metrics_port is not None:
         endpoint = load("conveyor.metrics.endpoint", command="conveyor worker", extra="metrics")
         bound = endpoint.serve_worker_metrics(worker, host=metrics_host, port=metrics_port)
-        console.print(f"worker metrics at http://{metrics_host}:{bound}/metrics")
+        echo(f"worker metrics at http://{metrics_host}:{bound}/metrics")
     alerts = await start_alerts(app)
     runner = asyncio.create_task(worker.run(handle_signals=True))
     watcher = asyncio.create_task(_recycle_when_too_big(worker, max_memory_mb, alerts))
