@@ -71,7 +71,9 @@ async def run_worker(
     runner = asyncio.create_task(worker.run(handle_signals=True))
     watcher = asyncio.create_task(_recycle_when_too_big(worker, max_memory_mb, alerts))
     scheduler = Scheduler(app) if with_scheduler else None
-    firing = asyncio.create_task(scheduler.run()) if scheduler is not None else None
+    firing = None
+    if scheduler is not None:
+        firing = asyncio.create_task(_schedule_once_started(worker, scheduler))
     try:
         await runner
     finally:
@@ -84,6 +86,14 @@ async def run_worker(
         if alerts is not None:
             await alerts.close()
         await app.close()
+
+
+async def _schedule_once_started(worker: Worker, scheduler: Scheduler) -> None:
+    """Run the scheduler from the worker's first claim on: its start (saving schedules,
+    startup fires, a maintenance pass) is a dozen statements that would otherwise race
+    the first claim for the process's one core and the store's connections."""
+    await worker.wait_started()
+    await scheduler.run()
 
 
 async def _recycle_when_too_big(
