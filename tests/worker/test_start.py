@@ -1,5 +1,5 @@
-"""A worker's start: it listens while it registers and makes its first claim, and says
-when that first claim was made."""
+"""A worker's start: it listens while it registers and makes its first claim, says when
+that first claim was made, and ``conveyor worker`` starts its scheduler after it."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ import pydantic
 import pytest
 
 from conveyor import Conveyor, Job, JobContext, JobState, StoreUnavailable
+from conveyor.cli.work import _schedule_once_started
+from conveyor.scheduler.scheduler import Scheduler
 from conveyor.store.base import Listener
 from conveyor.worker.worker import Worker
-from tests.worker.helpers import fast_options, running
+from tests.worker.helpers import eventually, fast_options, running
 
 NO_POLL = timedelta(seconds=60)  # far beyond every wait below: only a wake-up starts a job
 
@@ -101,3 +103,44 @@ async def test_wait_started_returns_when_the_worker_fails_to_start(
     with pytest.raises(StoreUnavailable):
         await asyncio.wait_for(worker.run(), timeout=20)
     await asyncio.wait_for(worker.wait_started(), timeout=1)
+
+
+async def test_the_worker_commands_scheduler_starts_once_the_first_claim_is_acked(
+    app: Conveyor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def noop(payload: Item) -> None:
+        return None
+
+    task = app.task(name="u.noop", payload=Item)(noop)
+    await task.enqueue(Item())
+    store = await app.store()
+    calls: list[str] = []
+    claim, ack, save = store.claim_jobs, store.ack_jobs, store.save_schedules
+
+    async def claim_jobs(**kwargs: Any) -> list[Job]:
+        claimed = await claim(**kwargs)
+        calls.append(f"claimed {len(claimed)}")
+        return claimed
+
+    async def ack_jobs(**kwargs: Any) -> Any:
+        outcome = await ack(**kwargs)
+        calls.append("acked")
+        return outcome
+
+    async def save_schedules(**kwargs: Any) -> None:
+        calls.append("scheduler starts")
+        await save(**kwargs)
+
+    monkeypatch.setattr(store, "claim_jobs", claim_jobs)
+    monkeypatch.setattr(store, "ack_jobs", ack_jobs)
+    monkeypatch.setattr(store, "save_schedules", save_schedules)
+    scheduler = Scheduler(app)
+    async with running(app, fast_options(poll_interval=NO_POLL)) as run:
+        firing = asyncio.create_task(_schedule_once_started(run.worker, scheduler, grace=60))
+        await run.acked(1, timeout=20)
+        await eventually(lambda: "scheduler starts" in calls, timeout=20, what="the scheduler")
+        scheduler.stop()
+        await asyncio.wait_for(firing, timeout=20)
+
+    assert calls[0] == "claimed 1"
+    assert calls.index("acked") < calls.index("scheduler starts")

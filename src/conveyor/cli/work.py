@@ -18,6 +18,8 @@ from conveyor.settings import Settings
 from conveyor.worker.supervisor import Supervisor, worker_command
 from conveyor.worker.worker import Worker, WorkerOptions
 
+STARTUP_GRACE_SECONDS = 1.0
+
 
 def _rss_mb() -> float:
     # ru_maxrss is in kilobytes on Linux: the peak, which is what recycling should bound.
@@ -88,11 +90,18 @@ async def run_worker(
         await app.close()
 
 
-async def _schedule_once_started(worker: Worker, scheduler: Scheduler) -> None:
-    """Run the scheduler from the worker's first claim on: its start (saving schedules,
-    startup fires, a maintenance pass) is a dozen statements that would otherwise race
-    the first claim for the process's one core and the store's connections."""
+async def _schedule_once_started(
+    worker: Worker, scheduler: Scheduler, *, grace: float = STARTUP_GRACE_SECONDS
+) -> None:
+    """Run the scheduler once the worker has started: its own start (saving schedules,
+    startup fires, a maintenance pass) is a dozen statements that would otherwise race the
+    first claim, and the acks of the jobs it took, for the process's CPU and the store's
+    connections. Jobs that run long hold the scheduler back by ``grace`` seconds at most."""
     await worker.wait_started()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(grace):
+            # Every job taken so far: those finished (acked or not yet) and those held.
+            await worker.wait_acked(worker.completed + worker.held_count)
     await scheduler.run()
 
 
