@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
 
-from conveyor.app import Conveyor
-from conveyor.batches import Batch
 from conveyor.cli.command import console, run, with_app
 from conveyor.cli.render import jobs_table, print_json
-from conveyor.job import Job, Page
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from conveyor.app import Conveyor
+    from conveyor.batches import Batch
+    from conveyor.job import Job, Page
 
 COUNTS = ("completed", "failed", "cancelled", "pending")
 
@@ -36,6 +39,8 @@ def _callback(batch: Batch) -> str:
 
 def batches_table(batches: Sequence[Batch]) -> Table:
     """One row per batch, narrow enough for an 80-column terminal (``show`` says more)."""
+    from rich.table import Table
+
     table = Table(box=None, pad_edge=False)
     for column in ("id", "parent", "done", *COUNTS, "callback", "created"):
         table.add_column(column, no_wrap=True)
@@ -73,9 +78,9 @@ async def list_batches(
     if as_json:
         print_json({"batches": [b.to_json() for b in page.batches], "next_after": page.next_after})
         return
-    console.print(batches_table(page.batches))
+    console().print(batches_table(page.batches))
     if page.next_after is not None:
-        console.print(f"more: --after {page.next_after}")
+        console().print(f"more: --after {page.next_after}")
 
 
 async def _shown(app: Conveyor, batch_id: int, limit: int) -> tuple[Batch, Job | None, Page]:
@@ -108,17 +113,17 @@ async def show_batch(ctx: click.Context, batch_id: int, limit: int, as_json: boo
         return
     parent = "" if batch.parent_id is None else f", created by job {batch.parent_id}"
     state = "finished" if batch.is_finished else "running"
-    console.print(f"batch {batch.id} ({state}{parent}): {_progress(batch)} done", markup=False)
-    console.print("  ".join(f"{count} {getattr(batch, count)}" for count in COUNTS))
+    console().print(f"batch {batch.id} ({state}{parent}): {_progress(batch)} done", markup=False)
+    console().print("  ".join(f"{count} {getattr(batch, count)}" for count in COUNTS))
     if batch.callback_task is None:
-        console.print("callback: none")
+        console().print("callback: none")
     elif callback is None:
-        console.print(f"callback: {batch.callback_task}, enqueued when every child is final")
+        console().print(f"callback: {batch.callback_task}, enqueued when every child is final")
     else:
-        console.print(f"callback: job {callback.id} ({callback.task}) {callback.state.value}")
-    console.print(jobs_table(children.jobs, title=f"children (first {len(children.jobs)})"))
+        console().print(f"callback: job {callback.id} ({callback.task}) {callback.state.value}")
+    console().print(jobs_table(children.jobs, title=f"children (first {len(children.jobs)})"))
     if children.next_after is not None:
-        console.print(f"{len(children.jobs)} of {batch.total} children shown: raise --limit")
+        console().print(f"{len(children.jobs)} of {batch.total} children shown: raise --limit")
 
 
 @batches.command("cancel")
@@ -132,7 +137,7 @@ async def cancel_batch(ctx: click.Context, batch_id: int, as_json: bool) -> None
     if as_json:
         print_json(batch.to_json())
         return
-    console.print(
+    console().print(
         f"batch {batch.id}: {batch.cancelled} cancelled, {batch.completed} completed, "
         f"{batch.failed} failed, {batch.pending} pending"
     )

@@ -8,13 +8,11 @@ import functools
 import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
 
-from conveyor.app import Conveyor
-from conveyor.cli.loading import load_app
+from conveyor.cli.startup import startup_over
 from conveyor.errors import (
     ConfigurationError,
     ConveyorError,
@@ -23,10 +21,29 @@ from conveyor.errors import (
     TaskNotFound,
 )
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from conveyor.app import Conveyor
+
 T = TypeVar("T")
 USAGE_ERRORS = (ConfigurationError, InvalidArgument, PayloadInvalid, TaskNotFound)
-console = Console()
-errors = Console(stderr=True)
+
+
+# Made on first use: rich is ~20 ms of imports, and `conveyor worker` never prints with it.
+@functools.cache
+def console() -> Console:
+    """The console commands print their output to (standard output)."""
+    from rich.console import Console
+
+    return Console()
+
+
+@functools.cache
+def error_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 def run(coro_fn: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
@@ -38,20 +55,25 @@ def run(coro_fn: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
         try:
             return asyncio.run(coro_fn(*args, **kwargs))
         except USAGE_ERRORS as exc:
-            errors.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+            error_console().print(f"[red]error:[/] {exc}", markup=True, highlight=False)
             sys.exit(2)
         except ConveyorError as exc:
-            errors.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+            error_console().print(f"[red]error:[/] {exc}", markup=True, highlight=False)
             sys.exit(1)
 
     return wrapper
 
 
 def app_from(ctx: click.Context) -> Conveyor:
+    """The command's app, imported from ``--app``; the process's start-up ends with it."""
+    from conveyor.cli.loading import load_app
+
     try:
         return load_app(ctx.obj["app"], ctx.obj["database_url"])
     except ConfigurationError as exc:
         raise click.UsageError(str(exc)) from None
+    finally:
+        startup_over()
 
 
 async def with_app(ctx: click.Context, use: Callable[[Conveyor], Awaitable[T]]) -> T:

@@ -1,15 +1,19 @@
-"""``conveyor`` commands: migrate, enqueue, jobs …, queues …, batches …, worker, serve, demo."""
+"""``conveyor`` commands: migrate, enqueue, jobs …, queues …, batches …, worker, serve, demo.
+
+Importing this module imports click and the commands' definitions, nothing more: each
+command imports what it runs (the app, rich, the worker, the API) when it runs, so that
+``conveyor worker`` loads neither the API nor the tables it never prints.
+"""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from conveyor.app import Conveyor
 from conveyor.cli.batches import batches
 from conveyor.cli.command import app_from, console, parse_payload, run, with_app
 from conveyor.cli.extras import load
@@ -17,8 +21,12 @@ from conveyor.cli.queues import queues
 from conveyor.cli.render import jobs_table, print_job, print_json
 from conveyor.cli.retry import retry
 from conveyor.cli.schedules import schedules_group
+from conveyor.cli.startup import defer_collection, startup_over
 from conveyor.cli.watch import watch
-from conveyor.job import Job
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
+    from conveyor.job import Job
 
 
 @click.group()
@@ -38,7 +46,7 @@ async def migrate(ctx: click.Context) -> None:
     """Apply missing schema migrations (safe to run from several processes at once)."""
     app = app_from(ctx)
     version = await app.migrate()
-    console.print(f"schema at version {version} on {app.settings.resolved_database_url}")
+    console().print(f"schema at version {version} on {app.settings.resolved_database_url}")
 
 
 @cli.command()
@@ -82,7 +90,7 @@ async def enqueue(
     if as_json:
         print_json(job.to_json())
     else:
-        console.print(f"enqueued job {job.id} ({job.task}, queue {job.queue}, {job.state.value})")
+        console().print(f"enqueued job {job.id} ({job.task}, queue {job.queue}, {job.state.value})")
 
 
 @cli.group()
@@ -122,9 +130,9 @@ async def list_jobs(
     if as_json:
         print_json({"jobs": [j.to_json() for j in page.jobs], "next_after": page.next_after})
         return
-    console.print(jobs_table(page.jobs))
+    console().print(jobs_table(page.jobs))
     if page.next_after is not None:
-        console.print(f"more: --after {page.next_after}")
+        console().print(f"more: --after {page.next_after}")
 
 
 def _job_command(name: str, action: str, help_text: str) -> None:
@@ -143,7 +151,7 @@ def _job_command(name: str, action: str, help_text: str) -> None:
         if as_json:
             print_json(job.to_json())
         else:
-            print_job(console, job)
+            print_job(console(), job)
 
 
 @jobs.command("why")
@@ -159,7 +167,7 @@ async def why(ctx: click.Context, job_id: int, as_json: bool) -> None:
         print_json(explanation.to_json())
         return
     until = "" if explanation.until is None else f" (until {explanation.until.isoformat()})"
-    console.print(
+    console().print(
         f"job {job_id} [{explanation.state.value}] {explanation.reason}: "
         f"{explanation.message}{until}",
         highlight=False,
@@ -230,6 +238,7 @@ def worker(
             "the cluster's figures at /metrics of `conveyor api`"
         )
     if not supervised and (processes > 1 or recycling):
+        startup_over()  # the supervisor loads no app: its start-up is over now
         sys.exit(run_supervisor(sys.argv[1:], processes))
     run(run_worker)(
         app_from(ctx),
@@ -240,7 +249,7 @@ def worker(
         max_memory_mb=max_memory_per_child,
         drain_timeout=drain_timeout,
         poll_interval=poll_interval,
-        console=console,
+        echo=click.echo,
         with_scheduler=not no_scheduler,
         metrics_port=metrics_port,
         metrics_host=metrics_host,
@@ -277,7 +286,7 @@ async def serve_command(
         port=port,
         with_worker=not no_worker,
         concurrency=concurrency,
-        console=console,
+        console=console(),
         with_scheduler=not no_scheduler,
     )
 
@@ -297,7 +306,7 @@ async def api_command(ctx: click.Context, host: str, port: int) -> None:
         port=port,
         with_worker=False,
         concurrency=1,
-        console=console,
+        console=console(),
         with_scheduler=False,
     )
 
@@ -309,7 +318,7 @@ async def demo(ctx: click.Context) -> None:
     """Migrate, enqueue the car-wash demo jobs, run them in this process, and show them."""
     from conveyor.cli.demo import run_demo
 
-    await run_demo(app_from(ctx), console)
+    await run_demo(app_from(ctx), console())
 
 
 cli.add_command(schedules_group(run, app_from, console))
@@ -328,8 +337,12 @@ def doctor(ctx: click.Context, max_skew: float, min_free_mb: int) -> None:
 
     limits = Limits(max_skew=timedelta(seconds=max_skew), min_free_mb=min_free_mb)
     checks = run(diagnose)(app_from(ctx), limits)
-    sys.exit(render(checks, console))
+    sys.exit(render(checks, console()))
 
 
 def main() -> None:
-    cli(prog_name="conveyor")
+    defer_collection()
+    try:
+        cli(prog_name="conveyor")
+    finally:
+        startup_over()  # a command that loaded no app (--help, a usage error)

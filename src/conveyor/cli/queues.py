@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import click
-from rich.table import Table
 
-from conveyor.app import Conveyor
 from conveyor.cli.command import console, run, with_app
 from conveyor.cli.render import print_json
-from conveyor.queue import QUEUE_COUNTED_STATES, QueueInfo
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from conveyor.app import Conveyor
+    from conveyor.queue import QueueInfo
 
 
 def _age(age: timedelta | None) -> str:
@@ -23,6 +27,10 @@ def _age(age: timedelta | None) -> str:
 
 
 def queues_table(queues: Sequence[QueueInfo]) -> Table:
+    from rich.table import Table
+
+    from conveyor.queue import QUEUE_COUNTED_STATES
+
     table = Table()
     for column in ("queue", "state", *QUEUE_COUNTED_STATES, "oldest waiting"):
         table.add_column(column, overflow="fold")
@@ -40,12 +48,12 @@ def _print_queue(queue: QueueInfo, as_json: bool) -> None:
     if as_json:
         print_json(queue.to_json())
     elif queue.paused:
-        console.print(
+        console().print(
             f"queue {queue.name} is paused: workers claim none of its jobs "
             f"({queue.available} available) until it is resumed"
         )
     else:
-        console.print(f"queue {queue.name} is active ({queue.available} available)")
+        console().print(f"queue {queue.name} is active ({queue.available} available)")
 
 
 @click.group()
@@ -63,7 +71,7 @@ async def list_queues(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         print_json([queue.to_json() for queue in listed])
     else:
-        console.print(queues_table(listed))
+        console().print(queues_table(listed))
 
 
 def _queue_command(

@@ -5,18 +5,21 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
-from conveyor.job import Job, JobState
+    from conveyor.job import Job
 
+# By state name (a JobState is its name): rendering needs no import of the job module.
 _STATE_STYLE = {
-    JobState.COMPLETED: "green",
-    JobState.FAILED: "red",
-    JobState.CANCELLED: "magenta",
-    JobState.RUNNING: "cyan",
-    JobState.RETRYING: "yellow",
+    "completed": "green",
+    "failed": "red",
+    "cancelled": "magenta",
+    "running": "cyan",
+    "retrying": "yellow",
 }
 
 
@@ -29,6 +32,8 @@ def _when(moment: datetime | None) -> str:
 
 
 def jobs_table(jobs: Sequence[Job], title: str | None = None) -> Table:
+    from rich.table import Table
+
     table = Table(title=title)
     for column in ("id", "task", "queue", "state", "attempt", "run at", "finished"):
         table.add_column(column, overflow="fold")

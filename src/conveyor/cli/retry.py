@@ -68,7 +68,7 @@ async def retry(
             if as_json:
                 print_json(job.to_json())
             else:
-                print_job(console, job)
+                print_job(console(), job)
             return
         count = await app.retry_failed(
             task=list(task) or None, finished_after=finished_after, finished_before=finished_before
@@ -78,4 +78,4 @@ async def retry(
     if as_json:
         print_json({"retried": count})
     else:
-        console.print(f"retried {count} failed job{'' if count == 1 else 's'}")
+        console().print(f"retried {count} failed job{'' if count == 1 else 's'}")

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from conveyor.app import Conveyor
 from conveyor.cli.command import parse_payload
 from conveyor.cli.render import print_json
-from conveyor.schedule import ScheduleInfo
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from conveyor.app import Conveyor
+    from conveyor.schedule import ScheduleInfo
 
 Runner = Callable[[Callable[..., Coroutine[Any, Any, None]]], Callable[..., None]]
-AppLoader = Callable[[click.Context], Conveyor]
+AppLoader = Callable[[click.Context], "Conveyor"]
+ConsoleOf = Callable[[], "Console"]
 
 
 def schedules_table(infos: list[ScheduleInfo]) -> Table:
+    from rich.table import Table
+
     table = Table(title="schedules")
     for column in ("name", "task", "rule", "zone", "state", "next fire", "last run"):
         table.add_column(column, overflow="fold")
@@ -67,7 +73,7 @@ def _changes(**given: Any) -> dict[str, Any]:
     return {names.get(k, k): v for k, v in given.items() if v is not None}
 
 
-def schedules_group(run: Runner, app_from: AppLoader, console: Console) -> click.Group:
+def schedules_group(run: Runner, app_from: AppLoader, console: ConsoleOf) -> click.Group:
     """The ``schedules`` command group, built on main's runner and app loader."""
 
     @click.group("schedules")
@@ -78,7 +84,7 @@ def schedules_group(run: Runner, app_from: AppLoader, console: Console) -> click
         if as_json:
             print_json(info.to_json())
         else:
-            console.print(schedules_table([info]))
+            console().print(schedules_table([info]))
 
     _read_commands(schedules, run, app_from, console, show)
     _edit_commands(schedules, run, app_from, show)
@@ -86,11 +92,11 @@ def schedules_group(run: Runner, app_from: AppLoader, console: Console) -> click
     return schedules
 
 
-Show = Callable[[ScheduleInfo, bool], None]
+Show = Callable[["ScheduleInfo", bool], None]
 
 
 def _read_commands(
-    schedules: click.Group, run: Runner, app_from: AppLoader, console: Console, show: Show
+    schedules: click.Group, run: Runner, app_from: AppLoader, console: ConsoleOf, show: Show
 ) -> None:
     @schedules.command("list")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -106,7 +112,7 @@ def _read_commands(
         if as_json:
             print_json([info.to_json() for info in infos])
         else:
-            console.print(schedules_table(infos))
+            console().print(schedules_table(infos))
 
     @schedules.command("show")
     @click.argument("name")
@@ -173,7 +179,7 @@ def _edit_commands(schedules: click.Group, run: Runner, app_from: AppLoader, sho
 
 
 def _action_commands(
-    schedules: click.Group, run: Runner, app_from: AppLoader, console: Console
+    schedules: click.Group, run: Runner, app_from: AppLoader, console: ConsoleOf
 ) -> None:
     def simple(command: str, action: Callable[[Conveyor, str], Any], help_text: str) -> None:
         @schedules.command(command, help=help_text)
@@ -186,10 +192,12 @@ def _action_commands(
                 outcome = await action(app, name)
             finally:
                 await app.close()
+            from conveyor.schedule import ScheduleInfo
+
             if isinstance(outcome, ScheduleInfo):
-                console.print(schedules_table([outcome]))
+                console().print(schedules_table([outcome]))
             else:
-                console.print(f"{command}: {name}")
+                console().print(f"{command}: {name}")
 
     simple("delete", lambda app, name: app.delete_schedule(name), "Delete schedule NAME.")
     simple("pause", lambda app, name: app.pause_schedule(name), "Pause schedule NAME.")
@@ -214,4 +222,4 @@ def _action_commands(
             print_json([job.to_json() for job in jobs])
         else:
             ids = ", ".join(str(job.id) for job in jobs)
-            console.print(f"triggered {name}: enqueued job(s) {ids}")
+            console().print(f"triggered {name}: enqueued job(s) {ids}")

@@ -5,24 +5,20 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
-from conveyor.app import Conveyor
 from conveyor.cli.command import app_from, console, run
 from conveyor.cli.render import print_json
 from conveyor.errors import InvalidArgument, JobNotFound
 from conveyor.job import Job, JobState
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
+
+    from conveyor.app import Conveyor
 
 EXIT_COMPLETED = 0
 EXIT_FAILED = 1  # failed or cancelled
@@ -63,6 +59,14 @@ class Bar:
     total is unknown), with its state and attempt."""
 
     def __init__(self, console: Console) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         self.progress = Progress(
             TextColumn("[bold]job {task.fields[job_id]}[/] {task.description}"),
             BarColumn(),
@@ -74,6 +78,8 @@ class Bar:
         self.task: TaskID | None = None
 
     def show(self, job: Job) -> None:
+        from rich.markup import escape
+
         done, total = (0, None) if job.progress is None else (job.progress.done, job.progress.total)
         if job.state is JobState.COMPLETED and total is None:
             done = total = max(done, 1)  # finished without a known total: a full bar
@@ -94,6 +100,8 @@ class Bar:
 
 
 def _summary(job: Job) -> str:
+    from rich.markup import escape
+
     style = "green" if job.state is JobState.COMPLETED else "red"
     text = f"[{style}]job {job.id} {job.state.value}[/] after attempt {job.attempt}"
     if job.state is JobState.FAILED and job.errors:
@@ -103,7 +111,7 @@ def _summary(job: Job) -> str:
 
 
 def _print_line(job: Job) -> None:
-    console.print(describe(job), markup=False, highlight=False)
+    console().print(describe(job), markup=False, highlight=False)
 
 
 async def watch_job(app: Conveyor, job_id: int, interval: float, as_json: bool) -> int:
@@ -111,15 +119,15 @@ async def watch_job(app: Conveyor, job_id: int, interval: float, as_json: bool) 
         if as_json:
             job = await follow(app, job_id, interval, lambda _: None)
             print_json(job.to_json())
-        elif console.is_terminal:
-            bar = Bar(console)
+        elif console().is_terminal:
+            bar = Bar(console())
             with bar.progress:
                 job = await follow(app, job_id, interval, bar.show)
-            console.print(_summary(job), highlight=False)
+            console().print(_summary(job), highlight=False)
         else:
             # Piped output gets one line per change instead of a redrawn bar.
             job = await follow(app, job_id, interval, _print_line)
-            console.print(_summary(job), highlight=False)
+            console().print(_summary(job), highlight=False)
     finally:
         await app.close()
     return EXIT_COMPLETED if job.state is JobState.COMPLETED else EXIT_FAILED

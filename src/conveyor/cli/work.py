@@ -6,10 +6,8 @@ import asyncio
 import contextlib
 import logging
 import resource
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
-
-from rich.console import Console
 
 from conveyor.alerts.rules import Alerts, start_alerts
 from conveyor.app import Conveyor
@@ -19,6 +17,8 @@ from conveyor.scheduler.scheduler import Scheduler
 from conveyor.settings import Settings
 from conveyor.worker.supervisor import Supervisor, worker_command
 from conveyor.worker.worker import Worker, WorkerOptions
+
+STARTUP_GRACE_SECONDS = 1.0
 
 
 def _rss_mb() -> float:
@@ -35,7 +35,7 @@ async def run_worker(
     max_memory_mb: int | None,
     drain_timeout: float,
     poll_interval: float,
-    console: Console,
+    echo: Callable[[str], None],
     with_scheduler: bool = True,
     max_prefetch: int | None = None,
     metrics_port: int | None = None,
@@ -59,7 +59,8 @@ async def run_worker(
     )
     ready = worker.options.prefetch_cap
     kept_ready = "no prefetch" if ready == 0 else f"prefetch up to {ready}"
-    console.print(
+    # A plain line, not rich's: a worker prints nothing else, and rich is ~20 ms to import.
+    echo(
         f"worker {worker.id} serving {', '.join(queues) if queues else 'all queues'} "
         f"on {(await app.store()).url} (concurrency {concurrency}, {kept_ready}"
         + (", scheduler on)" if with_scheduler else ", no scheduler)")
@@ -67,12 +68,14 @@ async def run_worker(
     if metrics_port is not None:
         endpoint = load("conveyor.metrics.endpoint", command="conveyor worker", extra="metrics")
         bound = endpoint.serve_worker_metrics(worker, host=metrics_host, port=metrics_port)
-        console.print(f"worker metrics at http://{metrics_host}:{bound}/metrics")
+        echo(f"worker metrics at http://{metrics_host}:{bound}/metrics")
     alerts = await start_alerts(app)
     runner = asyncio.create_task(worker.run(handle_signals=True))
     watcher = asyncio.create_task(_recycle_when_too_big(worker, max_memory_mb, alerts))
     scheduler = Scheduler(app) if with_scheduler else None
-    firing = asyncio.create_task(scheduler.run()) if scheduler is not None else None
+    firing = None
+    if scheduler is not None:
+        firing = asyncio.create_task(_schedule_once_started(worker, scheduler))
     try:
         await runner
     finally:
@@ -85,6 +88,21 @@ async def run_worker(
         if alerts is not None:
             await alerts.close()
         await app.close()
+
+
+async def _schedule_once_started(
+    worker: Worker, scheduler: Scheduler, *, grace: float = STARTUP_GRACE_SECONDS
+) -> None:
+    """Run the scheduler once the worker has started: its own start (saving schedules,
+    startup fires, a maintenance pass) is a dozen statements that would otherwise race the
+    first claim, and the acks of the jobs it took, for the process's CPU and the store's
+    connections. Jobs that run long hold the scheduler back by ``grace`` seconds at most."""
+    await worker.wait_started()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(grace):
+            # Every job taken so far: those finished (acked or not yet) and those held.
+            await worker.wait_acked(worker.completed + worker.held_count)
+    await scheduler.run()
 
 
 async def _recycle_when_too_big(

@@ -11,15 +11,23 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
-import multiprocessing
 import traceback
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conveyor.task import payload_type_of
 
-_context = multiprocessing.get_context("forkserver")
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.context import ForkServerContext
+
+
+def _forkserver() -> ForkServerContext:
+    # Imported on first use: most workers never run a process task, and multiprocessing
+    # is a few milliseconds of every worker's start-up.
+    import multiprocessing
+
+    return multiprocessing.get_context("forkserver")
 
 
 class ProcessTaskError(Exception):
@@ -81,8 +89,9 @@ async def run_in_process(job: ProcessJob) -> Any:
 
     Cancelling the awaiting task terminates the child.
     """
-    receiver, sender = _context.Pipe(duplex=False)
-    child = _context.Process(target=_child_main, args=(job, sender), daemon=True)
+    context = _forkserver()
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_child_main, args=(job, sender), daemon=True)
     child.start()
     sender.close()
     loop = asyncio.get_running_loop()

@@ -32,7 +32,7 @@ from conveyor.errors import ConveyorError, LeaseLost
 from conveyor.job import Job, Lease
 from conveyor.logs import bound_job
 from conveyor.metrics.tally import Tally, outcome_of
-from conveyor.store.base import Ack, Failure, Store
+from conveyor.store.base import Ack, Failure, Listener, Store
 from conveyor.worker.acker import AckBuffer
 from conveyor.worker.executor import execute
 from conveyor.worker.scaling import next_prefetch, target_concurrency
@@ -116,6 +116,7 @@ class Worker:
         self._acks: AckBuffer | None = None
         self._acked = 0
         self._acked_changed = asyncio.Event()
+        self._started = asyncio.Event()
         self.completed = 0
         self.tally = Tally()  # outcomes and run times, written with each heartbeat
         # The `now` of our last claim that took fewer jobs than it asked for (_held_by_rate).
@@ -148,6 +149,10 @@ class Worker:
             self._acked_changed.clear()
             await self._acked_changed.wait()
 
+    async def wait_started(self) -> None:
+        """Wait until the worker made its first claim (or stopped before it could)."""
+        await self._started.wait()
+
     def _count_acked(self, count: int) -> None:
         self._acked += count
         self._acked_changed.set()
@@ -172,6 +177,12 @@ class Worker:
 
     async def run(self, *, handle_signals: bool = False) -> None:
         """Run until ``stop()`` (or SIGTERM/SIGINT with ``handle_signals``)."""
+        try:
+            await self._run(handle_signals)
+        finally:
+            self._started.set()  # nobody waits for a start that will not come
+
+    async def _run(self, handle_signals: bool) -> None:
         store = await self.app.store()
         acks = AckBuffer(
             store, self.app.clock, on_lost=self._on_ack_lost, on_flushed=self._on_flushed
@@ -179,48 +190,60 @@ class Worker:
         self._acks = acks
         if handle_signals:
             self._install_signal_handlers()
-        await store.register_worker(
-            worker_id=self.id,
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            queues=self.options.queues,
-            concurrency=self.options.max_concurrency,
-            now=self.app.clock.now(),
-        )
         unsubscribe = self.app.add_wakeup_listener(self.wake)
-        listener = await store.listen(on_notify=self._on_notify)
-        background = [
-            asyncio.create_task(acks.run(), name="conveyor-acks"),
-            asyncio.create_task(self._heartbeat_loop(store), name="conveyor-heartbeat"),
-            asyncio.create_task(self._rescue_loop(store), name="conveyor-rescue"),
-        ]
+        # Listening opens a connection of its own: it does so while the worker registers
+        # and makes its first claim, not before them. Once it listens, the wake-up makes
+        # one more claim, which finds what was enqueued before then: no job waits for
+        # the poll interval.
+        listening = asyncio.create_task(store.listen(on_notify=self._on_notify))
+        listening.add_done_callback(lambda _: self._wake.set())
+        background: list[asyncio.Task[None]] = []
         watchdog = self._watchdog()
         watchdog.start()
         try:
+            await store.register_worker(
+                worker_id=self.id,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                queues=self.options.queues,
+                concurrency=self.options.max_concurrency,
+                now=self.app.clock.now(),
+            )
+            background = [
+                asyncio.create_task(acks.run(), name="conveyor-acks"),
+                asyncio.create_task(self._heartbeat_loop(store), name="conveyor-heartbeat"),
+                asyncio.create_task(self._rescue_loop(store), name="conveyor-rescue"),
+            ]
             self._spawn_executor(store)
-            await self._fetch_loop(store)
+            await self._fetch_loop(store, listening)
             await self._report(store, "stopping")
             await self._drain(store)
         finally:
             unsubscribe()
-            await listener.close()
+            await asyncio.wait([listening])  # close what it opened, even on a failed start
+            if not listening.cancelled() and listening.exception() is None:
+                await listening.result().close()
             acks.close()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(background[0], timeout=10)
+            if background:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(background[0], timeout=10)
             await _cancel_and_wait(background + list(self._executors))
             watchdog.stop()
-            with contextlib.suppress(ConveyorError):
-                await self._report(store, "stopped")
+            if background:
+                with contextlib.suppress(ConveyorError):
+                    await self._report(store, "stopped")
             self._stopped.set()
         log.info("worker %s stopped after %d jobs", self.id, self.completed)
 
     # -- fetching -----------------------------------------------------------------------
 
-    async def _fetch_loop(self, store: Store) -> None:
+    async def _fetch_loop(self, store: Store, listening: asyncio.Task[Listener]) -> None:
         options = self.options
         loop = asyncio.get_running_loop()
         last_claim_at, ended_by_then = loop.time(), 0
         while not self._stopping.is_set():
+            if listening.done():
+                listening.result()  # a store that cannot listen fails the worker, as before
             # Clear before claiming, not after: a wake-up that arrives while the claim is in
             # flight (an enqueue that committed after the claim's snapshot) must survive it.
             self._wake.clear()
@@ -244,6 +267,7 @@ class Worker:
                         self._short_claim_at = claim_at
                 except ConveyorError as exc:
                     log.error("claim failed, retrying after the poll interval: %s", exc)
+                self._started.set()
                 self._prefetch = next_prefetch(
                     self._prefetch,
                     ended_per_second=(ended - ended_by_then) / max(began - last_claim_at, 1e-6),
