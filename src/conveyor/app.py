@@ -27,13 +27,14 @@ from conveyor.flow import FlowOptions, KeyFn, Rate
 from conveyor.hooks import Hook, HookKind, Hooks
 from conveyor.item import ItemCounts, ItemOutcome, ItemPage, ledger_of
 from conveyor.job import Job, JobState, Page
+from conveyor.metrics.tally import Tally
 from conveyor.queue import QueueInfo
 from conveyor.retry import RetryPolicy
 from conveyor.schedule import ScheduleInfo
 from conveyor.scheduler.admin import ScheduleAdmin
 from conveyor.scheduler.definition import Declared
 from conveyor.settings import Settings
-from conveyor.stats import JobStats, QueueCount, WorkerInfo
+from conveyor.stats import Activity, JobStats, QueueCount, WorkerInfo
 from conveyor.store.base import Inserted, JobFilter, NewJob, Store
 from conveyor.store.factory import store_for_url
 from conveyor.task import Handler, Task, TaskOptions, payload_type_of
@@ -786,6 +787,15 @@ class Conveyor:
             if queue.name == name:
                 return queue
         return QueueInfo.empty(name)
+
+    # -- dashboard figures --------------------------------------------------------------
+
+    async def activity(self) -> Activity:
+        """Runs ended per minute over the last hour and per hour over the last day, by
+        outcome, summed from the workers' tallies (one read of the worker registry, never
+        of the jobs table)."""
+        tallies = await (await self.store()).worker_tallies()
+        return Tally.merged(list(tallies)).activity(self.clock.now())
 
 
 def _check_page(limit: int) -> None:
