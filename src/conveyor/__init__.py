@@ -22,6 +22,7 @@ from conveyor.errors import (
     TaskNotFound,
 )
 from conveyor.job import FINAL_STATES, Job, JobError, JobState, Progress
+from conveyor.page import DashboardPage, PageContext
 from conveyor.queue import QueueInfo
 from conveyor.retry import RetryPolicy
 from conveyor.task import Task
@@ -33,6 +34,7 @@ __all__ = [
     "ConfigurationError",
     "Conveyor",
     "ConveyorError",
+    "DashboardPage",
     "Discard",
     "InvalidArgument",
     "InvalidTransition",
@@ -43,6 +45,7 @@ __all__ = [
     "JobState",
     "LeaseLost",
     "MigrationRequired",
+    "PageContext",
     "PayloadInvalid",
     "Progress",
     "QueueInfo",

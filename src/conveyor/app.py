@@ -28,6 +28,7 @@ from conveyor.hooks import Hook, HookKind, Hooks
 from conveyor.item import ItemCounts, ItemOutcome, ItemPage, ledger_of
 from conveyor.job import Job, JobState, Page
 from conveyor.metrics.tally import Tally
+from conveyor.page import DashboardPage, PageRender
 from conveyor.queue import QueueInfo
 from conveyor.retry import RetryPolicy
 from conveyor.schedule import ScheduleInfo
@@ -82,6 +83,7 @@ class Conveyor:
         self.api_routers: list[Any] = []
         self.migration_steps: list[Callable[[str], Any]] = []
         self.services: list[Callable[[Conveyor], AbstractAsyncContextManager[Any]]] = []
+        self.dashboard_pages: list[DashboardPage] = []
 
     def on(self, kind: HookKind) -> Callable[[Hook], Hook]:
         """Register a lifecycle hook: ``@app.on("failure")`` (see ``conveyor.hooks``)."""
@@ -122,6 +124,25 @@ class Conveyor:
         ``factory(app)`` gives an async context manager entered before the API starts and
         exited after it stopped (e.g. a local mail sink for a demo)."""
         self.services.append(factory)
+
+    def add_dashboard_page(
+        self,
+        path: str,
+        title: str,
+        render: PageRender,
+        *,
+        refresh_seconds: float | None = 5.0,
+    ) -> DashboardPage:
+        """Add a page to the dashboard: a nav entry ``title`` linking to ``path`` (e.g.
+        ``"/campaigns"``), whose body ``await render(PageContext)`` returns as an HTML
+        fragment (escaped by ``render``), shown in the dashboard's layout behind its login
+        and refreshed in place every ``refresh_seconds``. See ``conveyor.page``. Raises
+        ``ConfigurationError`` for a path the dashboard uses or one already added."""
+        page = DashboardPage(path, title, render, refresh_seconds)
+        if any(p.path == path for p in self.dashboard_pages):
+            raise ConfigurationError(f"a dashboard page at {path!r} is already added")
+        self.dashboard_pages.append(page)
+        return page
 
     async def _run_migration_steps(self) -> None:
         url = self.settings.resolved_database_url

@@ -1,31 +1,26 @@
-"""dashboard_router: the dashboard's pages, rendered with autoescaping Jinja2 templates."""
+"""dashboard_router: every dashboard page, rendered with autoescaping Jinja2 templates.
+
+Each page group is its own router module under ``conveyor.dashboard.pages``; each page has
+a live fragment under ``/partials/`` that htmx polls to update it in place.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from fastapi import APIRouter
 
 from conveyor.api.auth import Authenticator
 from conveyor.app import Conveyor
+from conveyor.dashboard.kit import Kit
+from conveyor.dashboard.pages import application, batches, overview, queues, schedules, workers
 
-_templates = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-)
+PAGE_GROUPS = (overview, queues, schedules, workers, batches, application)
 
 
 def dashboard_router(app: Conveyor, auth: Authenticator) -> APIRouter:
-    """The dashboard pages; every page needs a reader token when tokens are configured."""
+    """The dashboard pages; every page needs a reader token when tokens are configured,
+    and every action an admin token and the form's CSRF token."""
+    kit = Kit(app, auth)
     router = APIRouter(include_in_schema=False)
-
-    @router.get("/", response_class=HTMLResponse)
-    async def overview(request: Request) -> HTMLResponse:
-        auth.reader(request)
-        counts = await app.counts()
-        html = _templates.get_template("overview.html").render(counts=counts)
-        return HTMLResponse(html)
-
+    for group in PAGE_GROUPS:
+        router.include_router(group.router(app, kit))
     return router

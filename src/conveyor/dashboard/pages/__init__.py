@@ -1,0 +1,1 @@
+"""The dashboard's page groups, one router module each."""
