@@ -25,13 +25,13 @@ class PageContext:
     """What a page's ``render`` is given for one request.
 
     ``query``: the request's query parameters (the first value of each). ``viewer``: the
-    name of the token behind the request (``anonymous`` without tokens). ``can_write``:
+    name of the token behind the request (``anonymous`` without tokens). ``can_act``:
     whether that token may act (an admin token); a page shows no action for a read token.
     """
 
     query: Mapping[str, str] = field(default_factory=dict)
     viewer: str = "anonymous"
-    can_write: bool = False
+    can_act: bool = False
 
 
 PageRender = Callable[[PageContext], Awaitable[str]]

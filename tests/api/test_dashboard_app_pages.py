@@ -14,7 +14,7 @@ from tests.api.conftest import MakeApi, client_for
 async def render(context: PageContext) -> str:
     who = escape(context.viewer)
     shown = escape(context.query.get("show", "-"))
-    action = "<button>Act</button>" if context.can_write else ""
+    action = "<button>Act</button>" if context.can_act else ""
     return f'<p class="who">{who}</p><p class="show">{shown}</p>{action}'
 
 
@@ -25,14 +25,17 @@ async def test_an_app_page_is_served_in_the_layout_behind_the_login(make_api: Ma
 
     client = client_for(create_api(api.app))
     try:
-        assert (await client.get("/fleet")).status_code == 401
+        anonymous = await client.get("/fleet")
+        assert (
+            anonymous.status_code == 303 and anonymous.headers["location"] == "/login?next=%2Ffleet"
+        )
         page = await client.get("/fleet?show=%3Cb%3Ex", headers=ADMIN)
         assert page.status_code == 200
-        assert '<a href="/fleet" aria-current="page">Fleet</a>' in page.text  # nav entry
+        assert '<a href="/fleet" class="current">Fleet</a>' in page.text  # nav entry
         assert '<p class="who">ops</p>' in page.text and "<button>Act</button>" in page.text
         assert "&lt;b&gt;x" in page.text  # the page escaped the query
         assert 'hx-get="/partials/fleet?show=%3Cb%3Ex" hx-trigger="every 10s"' in page.text
-        read = await client.get("/partials/fleet", headers=READER)
+        read = await client.get("/partials/fleet", headers={**READER, "HX-Request": "true"})
         assert read.status_code == 200 and "<html" not in read.text
         assert '<p class="who">viewer</p>' in read.text and "<button" not in read.text
         overview = await client.get("/", headers=READER)

@@ -15,15 +15,18 @@ async def test_overview_renders_without_tokens_configured(api: Api) -> None:
     assert response.status_code == 200
     assert "text/html" in response.headers["content-type"]
     assert "<h1>Overview</h1>" in response.text
+    assert '<script src="/static/htmx.min.js">' in response.text
 
 
 async def test_overview_needs_a_token_when_tokens_are_configured(make_api: MakeApi) -> None:
     api = await make_api(api_token=TOKENS)
     await api.app.enqueue("wash", {"plate": "SECRET-1"})
-    for path in ("/", "/partials/overview"):
-        refused = await api.client.get(path)
-        assert refused.status_code == 401
-        assert "washes" not in refused.text and "<table" not in refused.text
+    refused = await api.client.get("/")
+    assert refused.status_code == 303 and refused.headers["location"] == "/login"
+    polled = await api.client.get("/partials/overview", headers={"HX-Request": "true"})
+    assert polled.status_code == 401 and polled.headers["HX-Redirect"].startswith("/login")
+    for answer in (refused, polled):
+        assert "washes" not in answer.text and "<table" not in answer.text
     allowed = await api.client.get("/", headers=READER)
     assert allowed.status_code == 200 and "washes" in allowed.text
 
@@ -38,13 +41,13 @@ async def test_overview_counts_open_jobs_by_state_and_queue(api: Api) -> None:
     page = await api.client.get("/")
 
     tiles = page.text.split('aria-label="Jobs by state"', 1)[1].split("</section>", 1)[0]
-    assert '<span class="figure">2</span> <span class="label">available</span>' in tiles
-    assert '<span class="figure">1</span> <span class="label">scheduled</span>' in tiles
+    assert '<span class="figure">2</span> <span class="state state-available">' in tiles
+    assert '<span class="figure">1</span> <span class="state state-scheduled">' in tiles
     washes = page.text.split('href="/jobs?queue=washes"', 1)[1].split("</tr>", 1)[0]
-    assert "<td>2</td>" in washes and "5m 00s" in washes  # oldest waiting job's age
+    assert '<td class="num">2</td>' in washes and "5m 00s" in washes  # oldest waiting job's age
     assert "Paused: " in page.text and 'paused">paused</span>' in page.text
     assert 'hx-get="/partials/overview"' in page.text
-    fragment = await api.client.get("/partials/overview")
+    fragment = await api.client.get("/partials/overview", headers={"HX-Request": "true"})
     assert fragment.status_code == 200 and "<html" not in fragment.text
     assert 'href="/jobs?queue=washes"' in fragment.text
 
@@ -74,7 +77,17 @@ async def test_overview_charts_runs_from_the_workers_tallies(api: Api) -> None:
     assert "11:58 UTC: 3 completed, 0 failed, 0 retried" in page.text  # a bar's hover title
 
 
+async def test_the_static_files_are_served(api: Api) -> None:
+    htmx = await api.client.get("/static/htmx.min.js")
+    assert htmx.status_code == 200
+    assert "htmx" in htmx.text
+    css = await api.client.get("/static/dashboard.css")
+    assert css.status_code == 200
+
+
 async def test_overview_escapes_markup_in_names(api: Api) -> None:
     await api.app.pause_queue(HOSTILE)
     assert_escaped((await api.client.get("/")).text)
-    assert_escaped((await api.client.get("/partials/overview")).text)
+    assert_escaped(
+        (await api.client.get("/partials/overview", headers={"HX-Request": "true"})).text
+    )

@@ -3,7 +3,7 @@ state; pause, resume and trigger really change the store; read tokens cannot act
 
 from __future__ import annotations
 
-from tests.api._dashboard import ADMIN, READER, TOKENS, csrf_of
+from tests.api._dashboard import ADMIN, READER_TOKEN, TOKENS, csrf_of, sign_in
 from tests.api.conftest import Api, MakeApi
 
 
@@ -30,16 +30,16 @@ async def test_pause_resume_and_trigger_act_on_the_store(api: Api) -> None:
     await api.app.create_schedule("nightly", "wash", payload={"plate": "N-1"}, cron="0 2 * * *")
     token = csrf_of(await api.client.get("/schedules"))
 
-    await api.client.post("/schedules/pause", data={"schedule": "nightly", "csrf_token": token})
+    await api.client.post("/schedules/pause", data={"schedule": "nightly", "csrf": token})
     assert (await api.app.get_schedule("nightly")).paused
     shown = await api.client.get("/schedules")
     assert "paused" in shown.text.split('data-schedule="nightly"', 1)[1].split("</tr>", 1)[0]
 
-    await api.client.post("/schedules/resume", data={"schedule": "nightly", "csrf_token": token})
+    await api.client.post("/schedules/resume", data={"schedule": "nightly", "csrf": token})
     assert not (await api.app.get_schedule("nightly")).paused
 
     triggered = await api.client.post(
-        "/schedules/trigger", data={"schedule": "nightly", "csrf_token": token}
+        "/schedules/trigger", data={"schedule": "nightly", "csrf": token}
     )
     jobs = (await api.app.list_jobs(task="wash")).jobs
     assert len(jobs) == 1 and jobs[0].payload["plate"] == "N-1"
@@ -52,12 +52,14 @@ async def test_pause_resume_and_trigger_act_on_the_store(api: Api) -> None:
 async def test_a_read_token_cannot_trigger(make_api: MakeApi) -> None:
     api = await make_api(api_token=TOKENS)
     await api.app.create_schedule("nightly", "wash", payload={"plate": "N-1"}, cron="0 2 * * *")
-    token = csrf_of(await api.client.get("/schedules", headers=ADMIN))
+    await sign_in(api.client, READER_TOKEN)
 
-    page = await api.client.get("/schedules", headers=READER)
-    assert "nightly" in page.text and "<button" not in page.text
+    page = await api.client.get("/schedules")
+    assert "nightly" in page.text and "Trigger now" not in page.text
     refused = await api.client.post(
-        "/schedules/trigger", data={"schedule": "nightly", "csrf_token": token}, headers=READER
+        "/schedules/trigger", data={"schedule": "nightly", "csrf": csrf_of(page)}
     )
     assert refused.status_code == 403
     assert (await api.app.list_jobs(task="wash")).jobs == []
+    admin = await api.client.get("/schedules", headers=ADMIN)
+    assert "Trigger now" in admin.text

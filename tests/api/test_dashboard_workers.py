@@ -29,7 +29,7 @@ async def test_workers_page_shows_each_worker(api: Api) -> None:
 
     assert page.status_code == 200
     row = page.text.split('<tr class="live">', 1)[1].split("</tr>", 1)[0]
-    assert "wash-01" in row and "<td>4242</td>" in row
+    assert "wash-01" in row and '<td class="num">4242</td>' in row
     assert ">washes</a>, <a" in row and ">mail</a>" in row
     assert "3 / 10" in row and "12s ago" in row and ">2</a>" in row
     assert "1 live of 1 registered" in page.text

@@ -38,7 +38,7 @@ async def test_campaigns_page_shows_live_counts_and_the_inbox(
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             empty = await client.get("/campaigns")
             assert empty.status_code == 200 and "No campaign yet" in empty.text
-            assert '<a href="/campaigns" aria-current="page">Campaigns</a>' in empty.text
+            assert '<a href="/campaigns" class="current">Campaigns</a>' in empty.text
 
             job = await app.enqueue(
                 "email.send_campaign",
@@ -57,7 +57,7 @@ async def test_campaigns_page_shows_live_counts_and_the_inbox(
             await worker.stop()
 
             page = await client.get("/campaigns")
-            fragment = await client.get("/partials/campaigns")
+            fragment = await client.get("/partials/campaigns", headers={"HX-Request": "true"})
 
     assert page.status_code == 200 and fragment.status_code == 200
     row = page.text.split(f'data-campaign="{campaign_id}"', 1)[1].split("</tr>", 1)[0]

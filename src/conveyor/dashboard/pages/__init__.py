@@ -1,1 +1,1 @@
-"""The dashboard's page groups, one router module each."""
+"""The dashboard's page groups: each module builds one router from a ``Site``."""

@@ -7,39 +7,38 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
-from conveyor.app import Conveyor
-from conveyor.dashboard.kit import Kit
+from conveyor.dashboard.render import is_htmx, page
+from conveyor.dashboard.site import Site
 from conveyor.page import DashboardPage, PageContext
 
 
-def router(app: Conveyor, kit: Kit) -> APIRouter:
-    pages = APIRouter(include_in_schema=False)
-    for page in app.dashboard_pages:
-        _add(pages, kit, page)
-    return pages
+def router(site: Site) -> APIRouter:
+    routes = APIRouter(include_in_schema=False)
+    for added in site.app.dashboard_pages:
+        _add(routes, site, added)
+    return routes
 
 
-def _add(pages: APIRouter, kit: Kit, page: DashboardPage) -> None:
-    async def body(request: Request) -> Markup:
-        viewer = kit.viewer(request)
+def _add(routes: APIRouter, site: Site, added: DashboardPage) -> None:
+    async def show(request: Request, template: str) -> HTMLResponse:
+        viewer = site.auth.viewer(request)
         context = PageContext(
             query=dict(request.query_params),
-            viewer=viewer.name,
-            can_write=viewer.role == "admin",
+            viewer=viewer.principal.name,
+            can_act=viewer.can_act,
         )
         # The page's render escapes what it shows (see conveyor.page.PageRender).
-        return Markup(await page.render(context))
+        body = Markup(await added.render(context))
+        return page(request, viewer, template, added=added, body=body)
 
     async def full(request: Request) -> HTMLResponse:
-        html = await body(request)
-        return kit.render(
-            request, "application.html", page=page, body=html, request_query=request.url.query
-        )
+        return await show(request, "application.html")
 
-    async def fragment(request: Request) -> HTMLResponse:
-        return kit.render(request, "partials/application.html", body=await body(request))
+    async def live(request: Request) -> HTMLResponse:
+        template = "partials/application.html" if is_htmx(request) else "application.html"
+        return await show(request, template)
 
-    pages.add_api_route(page.path, full, methods=["GET"], response_class=HTMLResponse)
-    pages.add_api_route(
-        f"/partials{page.path}", fragment, methods=["GET"], response_class=HTMLResponse
+    routes.add_api_route(added.path, full, methods=["GET"], response_class=HTMLResponse)
+    routes.add_api_route(
+        f"/partials{added.path}", live, methods=["GET"], response_class=HTMLResponse
     )

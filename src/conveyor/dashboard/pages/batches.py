@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
-from conveyor.app import Conveyor
-from conveyor.dashboard.kit import Kit
+from conveyor.dashboard.render import is_htmx, page
+from conveyor.dashboard.site import Site
 from conveyor.errors import JobNotFound
 
 PAGE = 50
@@ -17,12 +17,13 @@ BatchId = Annotated[int, Path(ge=1, lt=2**63)]
 After = Annotated[int | None, Query(ge=1, lt=2**63)]
 
 
-def router(app: Conveyor, kit: Kit) -> APIRouter:
-    pages = APIRouter(include_in_schema=False)
+def router(site: Site) -> APIRouter:
+    routes = APIRouter(include_in_schema=False)
+    app = site.app
 
     async def listing(unfinished: bool, after: int | None) -> dict[str, Any]:
-        page = await app.list_batches(unfinished=unfinished, after=after, limit=PAGE)
-        return {"page": page, "unfinished": unfinished, "after": after}
+        batches = await app.list_batches(unfinished=unfinished, after=after, limit=PAGE)
+        return {"batches": batches, "unfinished": unfinished, "after": after}
 
     async def detail(batch_id: int, after: int | None) -> dict[str, Any]:
         batch = await app.get_batch(batch_id)  # BatchNotFound: 404
@@ -45,30 +46,30 @@ def router(app: Conveyor, kit: Kit) -> APIRouter:
             "after": after,
         }
 
-    @pages.get("/batches", response_class=HTMLResponse)
+    @routes.get("/batches", response_class=HTMLResponse)
     async def batches_page(
         request: Request, unfinished: bool = False, after: After = None
     ) -> HTMLResponse:
-        kit.viewer(request)
-        return kit.render(request, "batches.html", **await listing(unfinished, after))
+        viewer = site.auth.viewer(request)
+        return page(request, viewer, "batches.html", **await listing(unfinished, after))
 
-    @pages.get("/partials/batches", response_class=HTMLResponse)
-    async def batches_fragment(
+    @routes.get("/partials/batches", response_class=HTMLResponse)
+    async def batches_live(
         request: Request, unfinished: bool = False, after: After = None
     ) -> HTMLResponse:
-        kit.viewer(request)
-        return kit.render(request, "partials/batches.html", **await listing(unfinished, after))
+        viewer = site.auth.viewer(request)
+        template = "partials/batches.html" if is_htmx(request) else "batches.html"
+        return page(request, viewer, template, **await listing(unfinished, after))
 
-    @pages.get("/batches/{batch_id}", response_class=HTMLResponse)
+    @routes.get("/batches/{batch_id}", response_class=HTMLResponse)
     async def batch_page(request: Request, batch_id: BatchId, after: After = None) -> HTMLResponse:
-        kit.viewer(request)
-        return kit.render(request, "batch.html", **await detail(batch_id, after))
+        viewer = site.auth.viewer(request)
+        return page(request, viewer, "batch.html", **await detail(batch_id, after))
 
-    @pages.get("/partials/batches/{batch_id}", response_class=HTMLResponse)
-    async def batch_fragment(
-        request: Request, batch_id: BatchId, after: After = None
-    ) -> HTMLResponse:
-        kit.viewer(request)
-        return kit.render(request, "partials/batch.html", **await detail(batch_id, after))
+    @routes.get("/partials/batches/{batch_id}", response_class=HTMLResponse)
+    async def batch_live(request: Request, batch_id: BatchId, after: After = None) -> HTMLResponse:
+        viewer = site.auth.viewer(request)
+        template = "partials/batch.html" if is_htmx(request) else "batch.html"
+        return page(request, viewer, template, **await detail(batch_id, after))
 
-    return pages
+    return routes

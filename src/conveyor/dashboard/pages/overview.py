@@ -1,8 +1,9 @@
-"""The overview at ``/``: open jobs by state and queue, throughput charts, oldest waiting
-job per queue, live workers, paused queues and the next schedule fires.
+"""The overview at ``/`` and its live fragment ``/partials/overview``: open jobs by state
+and queue, throughput charts, oldest waiting job per queue, live workers, paused queues
+and the next schedule fires.
 
 Every figure comes from an index over open jobs, the queue and worker registries or the
-workers' tallies: nothing here reads the finished history.
+workers' tallies (``Conveyor.activity``): nothing here reads the finished history.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from fastapi.responses import HTMLResponse
 
 from conveyor.app import Conveyor
 from conveyor.dashboard.chart import chart
-from conveyor.dashboard.kit import Kit
-from conveyor.dashboard.pages.workers import live_workers
+from conveyor.dashboard.pages.workers import is_live
+from conveyor.dashboard.render import is_htmx, page
+from conveyor.dashboard.site import Site
 from conveyor.queue import QUEUE_COUNTED_STATES
 
 UPCOMING_FIRES = 8
@@ -38,22 +40,23 @@ async def figures(app: Conveyor) -> dict[str, Any]:
         "activity": activity,
         "per_minute": chart(activity.per_minute, label="%H:%M"),
         "per_hour": chart(activity.per_hour, label="%a %H:00"),
-        "live": await live_workers(app),
+        "live": [w for w in await app.workers() if is_live(w, app)],
         "upcoming": upcoming,
     }
 
 
-def router(app: Conveyor, kit: Kit) -> APIRouter:
-    pages = APIRouter(include_in_schema=False)
+def router(site: Site) -> APIRouter:
+    routes = APIRouter(include_in_schema=False)
 
-    @pages.get("/", response_class=HTMLResponse)
+    @routes.get("/", response_class=HTMLResponse)
     async def overview(request: Request) -> HTMLResponse:
-        kit.viewer(request)
-        return kit.render(request, "overview.html", **await figures(app))
+        viewer = site.auth.viewer(request)
+        return page(request, viewer, "overview.html", **await figures(site.app))
 
-    @pages.get("/partials/overview", response_class=HTMLResponse)
-    async def overview_fragment(request: Request) -> HTMLResponse:
-        kit.viewer(request)
-        return kit.render(request, "partials/overview.html", **await figures(app))
+    @routes.get("/partials/overview", response_class=HTMLResponse)
+    async def overview_live(request: Request) -> HTMLResponse:
+        viewer = site.auth.viewer(request)
+        template = "partials/overview.html" if is_htmx(request) else "overview.html"
+        return page(request, viewer, template, **await figures(site.app))
 
-    return pages
+    return routes

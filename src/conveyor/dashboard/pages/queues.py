@@ -1,42 +1,41 @@
-"""``/queues``: each queue's depth and lag, paused or not, with pause and resume (admin)."""
+"""``/queues``: each queue's depth and lag, paused or not, with pause and resume (admin,
+CSRF-checked)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from conveyor.app import Conveyor
-from conveyor.dashboard.kit import Kit
+from conveyor.dashboard.forms import form_field
+from conveyor.dashboard.render import is_htmx, page
+from conveyor.dashboard.site import Site
 
 
-def router(app: Conveyor, kit: Kit) -> APIRouter:
-    pages = APIRouter(include_in_schema=False)
+def router(site: Site) -> APIRouter:
+    routes = APIRouter(include_in_schema=False)
+    app = site.app
 
-    @pages.get("/queues", response_class=HTMLResponse)
+    @routes.get("/queues", response_class=HTMLResponse)
     async def queues_page(request: Request) -> HTMLResponse:
-        kit.viewer(request)
-        return kit.render(request, "queues.html", queues=await app.queues())
+        viewer = site.auth.viewer(request)
+        return page(request, viewer, "queues.html", queues=await app.queues())
 
-    @pages.get("/partials/queues", response_class=HTMLResponse)
-    async def queues_fragment(request: Request) -> HTMLResponse:
-        kit.viewer(request)
-        return kit.render(request, "partials/queues.html", queues=await app.queues())
+    @routes.get("/partials/queues", response_class=HTMLResponse)
+    async def queues_live(request: Request) -> HTMLResponse:
+        viewer = site.auth.viewer(request)
+        template = "partials/queues.html" if is_htmx(request) else "queues.html"
+        return page(request, viewer, template, queues=await app.queues())
 
-    @pages.post("/queues/pause")
+    @routes.post("/queues/pause")
     async def pause(request: Request) -> RedirectResponse:
-        await app.pause_queue(_queue(await kit.writer(request)))
-        return kit.back("/queues")
+        await site.auth.actor(request)
+        await app.pause_queue(await form_field(request, "queue", max_length=255))
+        return RedirectResponse("/queues", status_code=303)
 
-    @pages.post("/queues/resume")
+    @routes.post("/queues/resume")
     async def resume(request: Request) -> RedirectResponse:
-        await app.resume_queue(_queue(await kit.writer(request)))
-        return kit.back("/queues")
+        await site.auth.actor(request)
+        await app.resume_queue(await form_field(request, "queue", max_length=255))
+        return RedirectResponse("/queues", status_code=303)
 
-    return pages
-
-
-def _queue(form: dict[str, str]) -> str:
-    name = form.get("queue", "")
-    if not name or len(name) > 255:
-        raise HTTPException(422, "the form names no queue")
-    return name
+    return routes

@@ -1,52 +1,57 @@
 """``/schedules``: each schedule's rule, next fire in its own time zone, last run and its
-state, with pause, resume and trigger-now (admin)."""
+state, with pause, resume and trigger-now (admin, CSRF-checked)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from typing import Any
+
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from conveyor.app import Conveyor
-from conveyor.dashboard.kit import Kit
+from conveyor.dashboard.forms import form_field
+from conveyor.dashboard.render import is_htmx, page
+from conveyor.dashboard.site import Site
+
+NAME_LENGTH = 200
 
 
-def router(app: Conveyor, kit: Kit) -> APIRouter:
-    pages = APIRouter(include_in_schema=False)
+def router(site: Site) -> APIRouter:
+    routes = APIRouter(include_in_schema=False)
+    app = site.app
 
-    async def context() -> dict[str, object]:
+    async def context() -> dict[str, Any]:
         return {"schedules": await app.list_schedules(), "now": app.clock.now()}
 
-    @pages.get("/schedules", response_class=HTMLResponse)
+    @routes.get("/schedules", response_class=HTMLResponse)
     async def schedules_page(request: Request) -> HTMLResponse:
-        kit.viewer(request)
-        return kit.render(request, "schedules.html", **await context())
+        viewer = site.auth.viewer(request)
+        return page(request, viewer, "schedules.html", **await context())
 
-    @pages.get("/partials/schedules", response_class=HTMLResponse)
-    async def schedules_fragment(request: Request) -> HTMLResponse:
-        kit.viewer(request)
-        return kit.render(request, "partials/schedules.html", **await context())
+    @routes.get("/partials/schedules", response_class=HTMLResponse)
+    async def schedules_live(request: Request) -> HTMLResponse:
+        viewer = site.auth.viewer(request)
+        template = "partials/schedules.html" if is_htmx(request) else "schedules.html"
+        return page(request, viewer, template, **await context())
 
-    @pages.post("/schedules/pause")
+    @routes.post("/schedules/pause")
     async def pause(request: Request) -> RedirectResponse:
-        await app.pause_schedule(_schedule(await kit.writer(request)))
-        return kit.back("/schedules")
+        await site.auth.actor(request)
+        await app.pause_schedule(await form_field(request, "schedule", max_length=NAME_LENGTH))
+        return RedirectResponse("/schedules", status_code=303)
 
-    @pages.post("/schedules/resume")
+    @routes.post("/schedules/resume")
     async def resume(request: Request) -> RedirectResponse:
-        await app.resume_schedule(_schedule(await kit.writer(request)))
-        return kit.back("/schedules")
+        await site.auth.actor(request)
+        await app.resume_schedule(await form_field(request, "schedule", max_length=NAME_LENGTH))
+        return RedirectResponse("/schedules", status_code=303)
 
-    @pages.post("/schedules/trigger")
+    @routes.post("/schedules/trigger")
     async def trigger(request: Request) -> RedirectResponse:
-        jobs = await app.trigger_schedule(_schedule(await kit.writer(request)))
+        await site.auth.actor(request)
+        name = await form_field(request, "schedule", max_length=NAME_LENGTH)
+        jobs = await app.trigger_schedule(name)
         # One job: show it; a per-tenant schedule's several: the schedules again.
-        return kit.back(f"/jobs/{jobs[0].id}" if len(jobs) == 1 else "/schedules")
+        target = f"/jobs/{jobs[0].id}" if len(jobs) == 1 else "/schedules"
+        return RedirectResponse(target, status_code=303)
 
-    return pages
-
-
-def _schedule(form: dict[str, str]) -> str:
-    name = form.get("schedule", "")
-    if not name or len(name) > 200:
-        raise HTTPException(422, "the form names no schedule")
-    return name
+    return routes

@@ -4,12 +4,14 @@ most, running jobs and heartbeat age; live ones first."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from conveyor.app import Conveyor
-from conveyor.dashboard.kit import Kit
+from conveyor.dashboard.render import is_htmx, page
+from conveyor.dashboard.site import Site
 from conveyor.stats import WorkerInfo
 
 # A worker that has not heart-beaten for this many lease periods is shown as gone, even
@@ -24,27 +26,25 @@ def is_live(worker: WorkerInfo, app: Conveyor) -> bool:
     return worker.state in ("running", "stopping") and worker.last_heartbeat_at >= fresh
 
 
-async def live_workers(app: Conveyor) -> list[WorkerInfo]:
-    return [w for w in await app.workers(limit=LISTED) if is_live(w, app)]
+def router(site: Site) -> APIRouter:
+    routes = APIRouter(include_in_schema=False)
+    app = site.app
 
-
-def router(app: Conveyor, kit: Kit) -> APIRouter:
-    pages = APIRouter(include_in_schema=False)
-
-    async def context() -> dict[str, object]:
+    async def context() -> dict[str, Any]:
         workers = await app.workers(limit=LISTED)
         live = {w.id for w in workers if is_live(w, app)}
         workers.sort(key=lambda w: (w.id not in live, w.host, w.pid))
         return {"workers": workers, "live": live, "now": app.clock.now()}
 
-    @pages.get("/workers", response_class=HTMLResponse)
+    @routes.get("/workers", response_class=HTMLResponse)
     async def workers_page(request: Request) -> HTMLResponse:
-        kit.viewer(request)
-        return kit.render(request, "workers.html", **await context())
+        viewer = site.auth.viewer(request)
+        return page(request, viewer, "workers.html", **await context())
 
-    @pages.get("/partials/workers", response_class=HTMLResponse)
-    async def workers_fragment(request: Request) -> HTMLResponse:
-        kit.viewer(request)
-        return kit.render(request, "partials/workers.html", **await context())
+    @routes.get("/partials/workers", response_class=HTMLResponse)
+    async def workers_live(request: Request) -> HTMLResponse:
+        viewer = site.auth.viewer(request)
+        template = "partials/workers.html" if is_htmx(request) else "workers.html"
+        return page(request, viewer, template, **await context())
 
-    return pages
+    return routes
