@@ -16,11 +16,12 @@ from fastapi.staticfiles import StaticFiles
 from conveyor.api.auth import Authenticator
 from conveyor.app import Conveyor
 from conveyor.dashboard.auth import DashboardAuth, Denied, LoginRequired
-from conveyor.dashboard.pages import overview, session
+from conveyor.dashboard.pages import job, jobs, overview, session
 from conveyor.dashboard.render import STATIC, is_htmx, render
 from conveyor.dashboard.site import Site
 
-PAGE_GROUPS = (session, overview)
+# /jobs/bulk before /jobs/{job_id}: the first route whose path matches answers.
+PAGE_GROUPS = (session, overview, jobs, job)
 
 
 def install_dashboard(api: FastAPI, app: Conveyor, auth: Authenticator) -> Site:
