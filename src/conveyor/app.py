@@ -637,6 +637,16 @@ class Conveyor:
         store = await self.store()
         return await store.retry_failed(filter=job_filter, now=self.clock.now())
 
+    async def cancel_many(self, ids: Sequence[int]) -> list[Job]:
+        """Cancel those of ``ids`` that are not final, in one statement; returns them.
+        Callers pass a bounded batch (the dashboard: one page), so no lock is held long."""
+        return await (await self.store()).cancel_jobs(ids=ids, now=self.clock.now())
+
+    async def retry_many(self, ids: Sequence[int]) -> list[Job]:
+        """Make those of ``ids`` that are ``failed`` or ``cancelled`` available again, in
+        one statement; returns them. Callers pass a bounded batch, as for ``cancel_many``."""
+        return await (await self.store()).retry_jobs(ids=ids, now=self.clock.now())
+
     async def rerun(self, job_id: int) -> Job:
         """Clone a finished job into a new one (``rerun_of`` = ``job_id``)."""
         store = await self.store()

@@ -19,6 +19,8 @@ from conveyor.dashboard.auth import DashboardAuth, Denied, LoginRequired
 from conveyor.dashboard.pages import (
     application,
     batches,
+    job,
+    jobs,
     overview,
     queues,
     schedules,
@@ -28,7 +30,8 @@ from conveyor.dashboard.pages import (
 from conveyor.dashboard.render import NAV, STATIC, is_htmx, render
 from conveyor.dashboard.site import Site
 
-PAGE_GROUPS = (session, overview, queues, schedules, workers, batches, application)
+# /jobs/bulk before /jobs/{job_id}: the first route whose path matches answers.
+PAGE_GROUPS = (session, overview, jobs, job, queues, schedules, workers, batches, application)
 
 
 def install_dashboard(api: FastAPI, app: Conveyor, auth: Authenticator) -> Site:
