@@ -3,7 +3,16 @@ state; pause, resume and trigger really change the store; read tokens cannot act
 
 from __future__ import annotations
 
-from tests.api._dashboard import ADMIN, READER_TOKEN, TOKENS, csrf_of, sign_in
+from tests.api._dashboard import (
+    ADMIN,
+    HOSTILE,
+    READER_TOKEN,
+    TOKENS,
+    assert_escaped,
+    csrf_of,
+    sign_in,
+)
+from tests.api._support import notify as notify_task
 from tests.api.conftest import Api, MakeApi
 
 
@@ -63,3 +72,15 @@ async def test_a_read_token_cannot_trigger(make_api: MakeApi) -> None:
     assert (await api.app.list_jobs(task="wash")).jobs == []
     admin = await api.client.get("/schedules", headers=ADMIN)
     assert "Trigger now" in admin.text
+
+
+async def test_schedule_and_task_names_are_escaped(api: Api) -> None:
+    api.app.task(name=HOSTILE, queue=HOSTILE)(notify_task)
+    await api.app.create_schedule("hostile", HOSTILE, payload={"message": "m"}, every=60)
+    batch = await api.app.enqueue_batch(
+        HOSTILE, [{"message": "m"}], callback=HOSTILE, callback_payload={"message": "done"}
+    )
+    for path in ("/schedules", "/", f"/batches/{batch.id}", "/batches", "/queues"):
+        page = await api.client.get(path)
+        assert page.status_code == 200
+        assert_escaped(page.text)

@@ -8,6 +8,7 @@ workers' tallies (``Conveyor.activity``): nothing here reads the finished histor
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,9 +26,10 @@ UPCOMING_FIRES = 8
 
 async def figures(app: Conveyor) -> dict[str, Any]:
     now = app.clock.now()
-    queues = await app.queues()
-    activity = await app.activity()
-    schedules = await app.list_schedules()
+    # Four independent reads: on PostgreSQL they run at once on the pool's connections.
+    queues, activity, schedules, workers = await asyncio.gather(
+        app.queues(), app.activity(), app.list_schedules(), app.workers()
+    )
     upcoming = sorted(
         (s for s in schedules if s.next_fire_at is not None and not s.paused),
         key=lambda s: (s.next_fire_at, s.name),
@@ -40,7 +42,7 @@ async def figures(app: Conveyor) -> dict[str, Any]:
         "activity": activity,
         "per_minute": chart(activity.per_minute, label="%H:%M"),
         "per_hour": chart(activity.per_hour, label="%a %H:00"),
-        "live": [w for w in await app.workers() if is_live(w, app)],
+        "live": [w for w in workers if is_live(w, app)],
         "upcoming": upcoming,
     }
 
