@@ -37,11 +37,11 @@ async def test_the_static_files_are_served(api: Api) -> None:
 
 def test_overview_escapes_markup_in_queue_names() -> None:
     from conveyor.dashboard.render import render
+    from conveyor.queue import QUEUE_COUNTED_STATES, QueueInfo
 
     hostile = '<script>alert(1)</script><img src=x onerror="alert(2)">'
-    html = render(
-        "partials/overview.html", counts=[{"queue": hostile, "state": "failed", "count": 1}]
-    )
+    queue = QueueInfo.empty(hostile)
+    html = render("partials/overview.html", queues=[queue], states=QUEUE_COUNTED_STATES)
     assert "<script>alert(1)" not in html
     assert "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
