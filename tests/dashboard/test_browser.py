@@ -76,6 +76,8 @@ async def test_filtering_failed_jobs_and_reading_the_error(
     done = await server.app.enqueue("dash.echo", {"text": "hello"})
     await server.job_until(done.id, lambda j: j.state is JobState.COMPLETED)
     page = await signed_in(browser, server)
+    assert "dash" in await page.inner_text("#overview-live")
+    await shot(page, "overview")
     await page.goto("/jobs")
     await page.select_option("select[name=state]", "failed")
     await page.click("form.filters button[type=submit]")
