@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -32,6 +33,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "dashboard.json"
 DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- dashboard:table:start -->", "<!-- dashboard:table:end -->"
 TARGET_P95_MS = 150.0
+LOADS: dict[str, float] = {}
 
 
 async def page_paths(app: Conveyor) -> list[str]:
@@ -97,7 +99,10 @@ async def bench_store(backend: str, jobs: int, runs: int) -> dict[str, dict[str,
             print(f"{backend}: {jobs:,} finished jobs written in {seconds:.0f} s")
             async with app:
                 await seed_live(app)
-                return await time_pages(app, runs)
+                timings = await time_pages(app, runs)
+            # The machine is shared: its load says how far the figures are from an idle box.
+            LOADS[backend] = os.getloadavg()[0]
+            return timings
         finally:
             if name is not None:
                 drop_database(name)
@@ -114,7 +119,11 @@ def table(results: dict[str, dict[str, dict[str, float]]], jobs: int) -> str:
             t = results[backend].get(path)
             cells.append("n/a" if t is None else f"{t['p50']:.1f} / {t['p95']:.1f}")
         lines.append(f"| `{path}` | " + " | ".join(cells) + " |")
-    return f"With {jobs:,} finished jobs in the store.\n\n" + "\n".join(lines)
+    loads = ", ".join(f"{b} {load:.1f}" for b, load in LOADS.items())
+    return (
+        f"With {jobs:,} finished jobs in the store; 1-minute load average of the 2-CPU "
+        f"machine at the end of each store's run: {loads}.\n\n" + "\n".join(lines)
+    )
 
 
 def write_doc(text: str) -> None:
