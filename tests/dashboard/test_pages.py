@@ -116,6 +116,11 @@ async def test_an_action_the_state_forbids_is_refused(api: Api) -> None:
         refused = await api.client.post(f"/jobs/{job.id}/{action}", headers=headers)
         assert refused.status_code == 409, action
     assert (await api.app.get_job(job.id)).state.value == "completed"
+    raced = await api.client.post(
+        f"/jobs/{job.id}/cancel", headers={**headers, "HX-Request": "true"}
+    )
+    assert raced.status_code == 200  # htmx swaps the job as it is, saying why not
+    assert 'id="job-problem"' in raced.text and 'data-state="completed"' in raced.text
     rerun = await api.client.post(f"/jobs/{job.id}/rerun", headers=headers)
     assert rerun.status_code == 303
     clone = int(rerun.headers["location"].rsplit("/", 1)[1])

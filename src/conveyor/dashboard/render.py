@@ -97,7 +97,8 @@ def page(
         path=request.url.path,
         **context,
     )
-    response = HTMLResponse(html, status_code=status)
+    # Job data must not outlive a logout in the browser's cache.
+    response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
     if viewer.new_cookie is not None:
         set_cookie(response, request, SESSION_COOKIE, viewer.new_cookie)
     return response

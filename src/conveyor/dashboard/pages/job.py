@@ -26,7 +26,9 @@ def router(site: Site) -> APIRouter:
     routes = APIRouter(include_in_schema=False)
     app = site.app
 
-    async def show(request: Request, viewer: Viewer, job_id: int, template: str) -> Response:
+    async def show(
+        request: Request, viewer: Viewer, job_id: int, template: str, problem: str = ""
+    ) -> Response:
         try:
             job = await app.get_job(job_id) if 1 <= job_id <= MAX_ID else None
         except JobNotFound:
@@ -34,7 +36,7 @@ def router(site: Site) -> APIRouter:
         if job is None:
             message = f"There is no job {job_id}."
             return page(request, viewer, "problem.html", status=404, message=message)
-        return page(request, viewer, template, **await _details(app, job))
+        return page(request, viewer, template, problem=problem, **await _details(app, job))
 
     @routes.get("/jobs/{job_id}", response_class=HTMLResponse)
     async def job_page(request: Request, job_id: int) -> Response:
@@ -51,6 +53,9 @@ def router(site: Site) -> APIRouter:
         outcome = await _act(app, job_id, action)
         if isinstance(outcome, str):
             status = 404 if outcome.startswith("There is no") else 409
+            if status == 409 and is_htmx(request):
+                # htmx swaps no error response: show the job as it is now, and why not
+                return await show(request, viewer, job_id, "partials/job_live.html", outcome)
             return page(request, viewer, "problem.html", status=status, message=outcome)
         if outcome.id != job_id:  # a re-run is a new job: go and watch it
             url = f"/jobs/{outcome.id}"
