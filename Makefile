@@ -24,9 +24,15 @@ lint: $(STAMP)
 	$(BIN)/mypy -p conveyor -p carwash
 	$(BIN)/lint-imports
 
+# The dashboard's browser tests drive Debian's Chromium through Playwright (which never
+# downloads a browser of its own); installed once when missing, a no-op when present.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium
+
 # Tests spend most of their time waiting on databases and subprocesses, so four pytest
 # workers on two cores finish in about half the time of one.
-test: lint docs
+test: lint docs $(CHROMIUM)
 	$(BIN)/pytest -n 4
 
 # The documentation site, built strictly: a broken link or a missing reference fails.

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         TaskNotFound,
     )
     from conveyor.job import FINAL_STATES, Job, JobError, JobState, Progress
+    from conveyor.page import DashboardPage, PageContext
     from conveyor.queue import QueueInfo
     from conveyor.retry import RetryPolicy
     from conveyor.task import Task
@@ -59,6 +60,7 @@ _ORIGINS = {
         "conveyor.errors",
     ),
     **dict.fromkeys(["FINAL_STATES", "Job", "JobError", "JobState", "Progress"], "conveyor.job"),
+    **dict.fromkeys(["DashboardPage", "PageContext"], "conveyor.page"),
     "QueueInfo": "conveyor.queue",
     "RetryPolicy": "conveyor.retry",
     "Task": "conveyor.task",
@@ -85,6 +87,7 @@ __all__ = [
     "ConfigurationError",
     "Conveyor",
     "ConveyorError",
+    "DashboardPage",
     "Discard",
     "InvalidArgument",
     "InvalidTransition",
@@ -95,6 +98,7 @@ __all__ = [
     "JobState",
     "LeaseLost",
     "MigrationRequired",
+    "PageContext",
     "PayloadInvalid",
     "Progress",
     "QueueInfo",

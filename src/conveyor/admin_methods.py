@@ -16,7 +16,7 @@ from conveyor.item import ItemCounts, ItemOutcome, ItemPage
 from conveyor.job import Job, JobState, Page
 from conveyor.job_admin import JobAdmin
 from conveyor.queue import QueueInfo
-from conveyor.stats import JobStats, QueueCount, WorkerInfo
+from conveyor.stats import Activity, JobStats, QueueCount, WorkerInfo
 
 if TYPE_CHECKING:
     from conveyor.seams import AppSeam
@@ -87,6 +87,22 @@ class AdminMethods:
             ids=ids, task=task, finished_after=finished_after, finished_before=finished_before
         )
         return await self._jobs.retry_failed(job_filter)
+
+    async def cancel_many(self, ids: Sequence[int]) -> list[Job]:
+        """Cancel those of ``ids`` that are not final, in one statement; returns them.
+        Callers pass a bounded batch (the dashboard: one page), so no lock is held long."""
+        return await self._jobs.cancel_many(ids)
+
+    async def retry_many(self, ids: Sequence[int]) -> list[Job]:
+        """Make those of ``ids`` that are ``failed`` or ``cancelled`` available again, in
+        one statement; returns them. Callers pass a bounded batch, as for ``cancel_many``."""
+        return await self._jobs.retry_many(ids)
+
+    async def activity(self) -> Activity:
+        """Runs ended per minute over the last hour and per hour over the last day, by
+        outcome, summed from the workers' tallies (one read of the worker registry, never
+        of the jobs table)."""
+        return await self._jobs.activity()
 
     async def rerun(self, job_id: int) -> Job:
         """Clone a finished job into a new one (``rerun_of`` = ``job_id``)."""

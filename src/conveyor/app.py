@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any, overload
 
@@ -21,6 +20,7 @@ from conveyor.errors import (
     InvalidArgument,
     TaskNotFound,
 )
+from conveyor.extensions import Extensions
 from conveyor.flow import FlowOptions, KeyFn, Rate
 from conveyor.hooks import Hook, HookKind, Hooks
 from conveyor.job import Job
@@ -35,7 +35,7 @@ from conveyor.task import Handler, Task, TaskOptions, payload_type_of
 from conveyor.transactional import check_same_dialect, run_plan, run_plan_sync
 
 
-class Conveyor(AdminMethods):
+class Conveyor(AdminMethods, Extensions):
     """The one object an application imports: tasks are declared on it, jobs go through it.
 
     ``Conveyor()`` uses the embedded SQLite store under ``CONVEYOR_DATA_DIR``;
@@ -66,10 +66,8 @@ class Conveyor(AdminMethods):
         self._wakeup_listeners: list[Callable[[], None]] = []
         self.hooks = Hooks()
         self._schedules = ScheduleAdmin(self)
-        super().__init__(self)
-        self.api_routers: list[Any] = []
-        self.migration_steps: list[Callable[[str], Any]] = []
-        self.services: list[Callable[[Conveyor], AbstractAsyncContextManager[Any]]] = []
+        AdminMethods.__init__(self, self)
+        Extensions.__init__(self)
 
     def on(self, kind: HookKind) -> Callable[[Hook], Hook]:
         """Register a lifecycle hook: ``@app.on("failure")`` (see ``conveyor.hooks``)."""
@@ -86,30 +84,6 @@ class Conveyor(AdminMethods):
         and the schedule admin call after inserting)."""
         for listener in list(self._wakeup_listeners):
             listener()
-
-    # -- application extensions ---------------------------------------------------------
-
-    def add_api_router(self, router: Any) -> None:
-        """Serve an application's own FastAPI ``APIRouter`` in the HTTP API that
-        ``create_api`` builds (add it before). Its routes answer errors in the API's JSON
-        shape and take auth from ``conveyor.api.require_reader`` / ``require_admin``.
-        ``router`` may also be a function of no arguments that returns the router: it is
-        called only when the API is built, so a CLI command or a worker that loads the
-        app never imports FastAPI (or whatever the routes need)."""
-        self.api_routers.append(router)
-
-    def add_migration(self, step: Callable[[str], Any]) -> None:
-        """Run ``step(database_url)`` (sync, or a coroutine function) after the engine's
-        own migrations, in ``app.migrate()`` (``conveyor migrate``) and when the store opens
-        with ``auto_migrate``: an application's tables migrate with the queue's. A step
-        must be idempotent (a no-op when its schema is current)."""
-        self.migration_steps.append(step)
-
-    def add_service(self, factory: Callable[[Conveyor], AbstractAsyncContextManager[Any]]) -> None:
-        """A companion that ``conveyor serve`` runs for as long as it serves:
-        ``factory(app)`` gives an async context manager entered before the API starts and
-        exited after it stopped (e.g. a local mail sink for a demo)."""
-        self.services.append(factory)
 
     async def _run_migration_steps(self) -> None:
         url = self.settings.resolved_database_url

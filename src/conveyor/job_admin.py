@@ -12,8 +12,9 @@ from conveyor.errors import InvalidArgument, InvalidTransition
 from conveyor.explain import Explanation, explain
 from conveyor.item import ItemCounts, ItemOutcome, ItemPage, ledger_of
 from conveyor.job import Job, JobState, Page
+from conveyor.metrics.tally import Tally
 from conveyor.queue import QueueInfo
-from conveyor.stats import JobStats, QueueCount, WorkerInfo
+from conveyor.stats import Activity, JobStats, QueueCount, WorkerInfo
 from conveyor.store.base import JobFilter, Store
 
 if TYPE_CHECKING:
@@ -79,6 +80,16 @@ class JobAdmin:
 
     async def counts(self) -> list[QueueCount]:
         return await (await self.app.store()).count_jobs()
+
+    async def cancel_many(self, ids: Sequence[int]) -> list[Job]:
+        return await (await self.app.store()).cancel_jobs(ids=ids, now=self.app.clock.now())
+
+    async def retry_many(self, ids: Sequence[int]) -> list[Job]:
+        return await (await self.app.store()).retry_jobs(ids=ids, now=self.app.clock.now())
+
+    async def activity(self) -> Activity:
+        tallies = await (await self.app.store()).worker_tallies()
+        return Tally.merged(list(tallies)).activity(self.app.clock.now())
 
     async def retry_failed(self, job_filter: JobFilter) -> int:
         store = await self.app.store()

@@ -66,3 +66,25 @@ class QueueDepth:
     state: str
     count: int
     oldest_due: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeCounts:
+    """Job runs that ended during one minute or hour starting at ``start``, by outcome
+    (``retried``: failed and scheduled again)."""
+
+    start: datetime
+    completed: int
+    failed: int
+    cancelled: int
+    retried: int
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """What the workers did lately, from their tallies: runs ended per minute over the
+    last hour and per hour over the last day (oldest first), and each outcome's total."""
+
+    per_minute: list[OutcomeCounts]
+    per_hour: list[OutcomeCounts]
+    totals: dict[str, int]

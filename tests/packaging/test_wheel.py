@@ -1,4 +1,5 @@
-"""The wheel and sdist build, carry the SQL and py.typed, and install without extras."""
+"""The wheel and sdist build, carry the SQL, the dashboard's templates and static files
+and py.typed, and install without extras."""
 
 from __future__ import annotations
 
@@ -51,6 +52,13 @@ def test_the_wheel_carries_sql_files_and_py_typed(dist: Path) -> None:
         assert f"conveyor/store/{dialect}/queries.sql" in names
         migrations = [n for n in names if n.startswith(f"conveyor/store/{dialect}/migrations/")]
         assert any(n.endswith("0001_initial.sql") or n.endswith(".sql") for n in migrations)
+    for asset in (
+        "templates/base.html",
+        "templates/partials/overview.html",
+        "static/htmx.min.js",
+        "static/dashboard.css",
+    ):
+        assert f"conveyor/dashboard/{asset}" in names, f"the wheel lacks the dashboard's {asset}"
     assert not any(n.startswith("carwash/") for n in names), "the example ships on its own"
     assert list(dist.glob("conveyor-*.tar.gz")), "no sdist was built"
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from conveyor.job import Job, JobState
 from conveyor.metrics.cluster import exposition
 from conveyor.metrics.families import Figures
-from conveyor.metrics.tally import DURATION_BUCKETS, Tally, outcome_of
+from conveyor.metrics.tally import DURATION_BUCKETS, KEPT_HOURS, KEPT_MINUTES, Tally, outcome_of
 from conveyor.store.base import Completion, Failure
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -86,3 +86,37 @@ def test_exposition_has_the_contracted_names_and_cumulative_buckets() -> None:
         if s.name.endswith("_bucket")
     }
     assert buckets["0.005"] == 1 and buckets["10.0"] == 2 and buckets["+Inf"] == 2
+
+
+def test_tally_counts_recent_runs_per_minute_and_hour_and_survives_json() -> None:
+    one, two = Tally(), Tally()
+    at = datetime(2026, 1, 1, 11, 58, 30, tzinfo=UTC)
+    one.finish(running(1), "completed", 0.1, at=at)
+    one.finish(running(1), "completed", 0.1, at=at)
+    two.finish(running(1), "failed", 0.1, at=at + timedelta(minutes=1))
+    two.finish(running(1), "retried", 0.1, at=at - timedelta(hours=3))
+    two.finish(running(1), "completed", 0.1)  # no time: counted in the totals only
+
+    merged = Tally.merged([one.to_json(), two.to_json()])
+    activity = merged.activity(datetime(2026, 1, 1, 12, 0, 5, tzinfo=UTC))
+
+    assert len(activity.per_minute) == 60 and len(activity.per_hour) == 24
+    assert activity.per_minute[-1].start == datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    by_start = {m.start.minute: m for m in activity.per_minute}
+    assert by_start[58].completed == 2 and by_start[59].failed == 1
+    assert sum(m.completed + m.failed + m.retried for m in activity.per_minute) == 3
+    hours = {h.start.hour: h for h in activity.per_hour}
+    assert hours[11].completed == 2 and hours[11].failed == 1 and hours[8].retried == 1
+    assert activity.totals == {"completed": 3, "failed": 1, "cancelled": 0, "retried": 1}
+
+
+def test_tally_forgets_buckets_older_than_it_keeps() -> None:
+    tally = Tally()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for minute in range(3 * 24 * 60):  # three days of one run a minute
+        tally.finish(running(1), "completed", 0.1, at=start + timedelta(minutes=minute))
+
+    assert len(tally.minutes) <= KEPT_MINUTES and len(tally.hours) <= KEPT_HOURS
+    written = Tally.from_json(tally.to_json())
+    assert len(written.minutes) == KEPT_MINUTES and len(written.hours) == KEPT_HOURS
+    assert written.finished[("mail", "email", "completed")] == 3 * 24 * 60

@@ -19,7 +19,6 @@ from conveyor.api.queues import queues_router
 from conveyor.api.schedules import schedules_router
 from conveyor.api.tasks import task_router
 from conveyor.app import Conveyor
-from conveyor.dashboard import dashboard_router
 
 DEFAULT_MAX_BODY_BYTES = 1_048_576
 
@@ -50,7 +49,11 @@ def create_api(
     api.include_router(batches_router(app, auth))
     api.include_router(queues_router(app, auth))
     api.include_router(metrics_router(app, auth))
-    api.include_router(dashboard_router(app, auth))
+    # Imported here: the dashboard imports the API's auth, so a module-level import would
+    # make `conveyor.dashboard` importable only after `conveyor.api`.
+    from conveyor.dashboard import install_dashboard
+
+    install_dashboard(api, app, auth)
     for router in app.api_routers:  # the application's own routes (app.add_api_router)
         api.include_router(router if isinstance(router, APIRouter) else router())
     api.add_middleware(BodyLimit, limit=max_body_bytes)

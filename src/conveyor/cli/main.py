@@ -277,7 +277,7 @@ async def serve_command(
     no_scheduler: bool,
     concurrency: int,
 ) -> None:
-    """Run the HTTP API and a worker in one process (the dashboard comes with its issue)."""
+    """Run the HTTP API, the dashboard and a worker in one process."""
     serve = load_serve("conveyor serve")
 
     await serve(

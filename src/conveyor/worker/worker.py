@@ -392,7 +392,9 @@ class Worker:
                 self.completed += 1
                 cancelled = stopped is not None and stopped[1].cancelled
                 outcome = outcome_of(job, ack, cancelled=cancelled)
-                self.tally.finish(job, outcome, time.perf_counter() - started)
+                self.tally.finish(
+                    job, outcome, time.perf_counter() - started, at=self.app.clock.now()
+                )
                 if self.options.max_jobs is not None and self.completed >= self.options.max_jobs:
                     self.stop()
                 if ack is None:  # completed inside the handler's own transaction

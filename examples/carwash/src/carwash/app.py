@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, EmailStr, Field
 
-from carwash import campaigns, credits, employees, finance, schema
+from carwash import campaign_page, campaigns, credits, employees, finance, schema
 from carwash.config import CarwashConfig
 from carwash.db import Database
 from conveyor import Conveyor, JobContext
@@ -60,6 +60,7 @@ def build_app(
         return routes.router(app, db, files, config)
 
     app.add_api_router(api_routes)
+    app.add_dashboard_page("/campaigns", "Campaigns", campaign_page.campaigns_page(app, db))
     run_sink = config.run_mail_sink
     if run_sink if run_sink is not None else not (config.smtp_url or app.settings.smtp_url):
         app.add_service(mail_sink)

@@ -1,0 +1,1 @@
+"""The dashboard's page groups: each module builds one router from a ``Site``."""
