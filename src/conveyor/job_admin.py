@@ -102,7 +102,7 @@ class JobAdmin:
 
     async def sweep(self) -> list[int]:
         store = await self.app.store()
-        rescued = await store.rescue_expired(now=None, limit=10_000)  # the database's clock
+        rescued = await store.rescue_expired(now=self.app.clock.now(), limit=10_000)
         queues = sorted({count.queue for count in await store.count_jobs()})
         await store.notify_queues(queues=queues)
         self.app.wake_workers()

@@ -146,7 +146,9 @@ JOIN jsonb_to_recordset(%(keys)s::jsonb) AS k(task text, key text)
 -- the claim set itself (state, started_at, the lease expiry, worker_id) are not read back:
 -- the store knows them (rows.ClaimStamp), and decoding them was a tenth of a worker's time.
 -- Without %(now)s the database's clock decides what is due and when leases end; the claim's
--- first row then carries that time (database_now) for the stamp, the others NULL.
+-- first row then carries that time (database_now) for the stamp, the others NULL. The
+-- clock is statement_timestamp(), not now(): inside a transaction (the flow claim's, after
+-- its lock wait) now() is the transaction's start, and a lease counted from it is short.
 WITH candidates AS (
     SELECT c.id, c.priority, c.run_at
     FROM unnest(%(queues)s::text[]) AS q(name)
@@ -154,7 +156,7 @@ WITH candidates AS (
         SELECT id, priority, run_at FROM conveyor_jobs
         WHERE queue = q.name
           AND state IN ('available', 'scheduled', 'retrying')
-          AND run_at <= coalesce(%(now)s::timestamptz, now())
+          AND run_at <= coalesce(%(now)s::timestamptz, statement_timestamp())
           AND concurrency_key IS NULL AND rate_key IS NULL AND fairness_key IS NULL
         ORDER BY priority, run_at, id
         LIMIT %(limit)s
@@ -165,9 +167,10 @@ WITH candidates AS (
     SELECT id FROM candidates ORDER BY priority, run_at, id LIMIT %(limit)s
 )
 UPDATE conveyor_jobs j
-SET state = 'running', attempt = j.attempt + 1, started_at = coalesce(%(now)s::timestamptz, now()),
+SET state = 'running', attempt = j.attempt + 1,
+    started_at = coalesce(%(now)s::timestamptz, statement_timestamp()),
     lease_token = gen_random_uuid(),
-    lease_expires_at = coalesce(%(expires_at)s, now() + %(lease_ttl)s::interval),
+    lease_expires_at = coalesce(%(expires_at)s, statement_timestamp() + %(lease_ttl)s::interval),
     worker_id = %(worker_id)s
 FROM picked WHERE j.id = picked.id
 RETURNING j.id, j.task, j.queue, j.payload, j.priority, j.attempt, j.max_attempts, j.run_at,
@@ -184,7 +187,7 @@ RETURNING j.id, j.task, j.queue, j.payload, j.priority, j.attempt, j.max_attempt
 WITH picked AS (
     SELECT id FROM conveyor_jobs
     WHERE state IN ('available', 'scheduled', 'retrying')
-      AND run_at <= coalesce(%(now)s::timestamptz, now())
+      AND run_at <= coalesce(%(now)s::timestamptz, statement_timestamp())
       AND queue NOT IN (SELECT name FROM conveyor_queues WHERE paused)
       AND concurrency_key IS NULL AND rate_key IS NULL AND fairness_key IS NULL
     ORDER BY priority, run_at, id
@@ -192,9 +195,10 @@ WITH picked AS (
     FOR UPDATE SKIP LOCKED
 )
 UPDATE conveyor_jobs j
-SET state = 'running', attempt = j.attempt + 1, started_at = coalesce(%(now)s::timestamptz, now()),
+SET state = 'running', attempt = j.attempt + 1,
+    started_at = coalesce(%(now)s::timestamptz, statement_timestamp()),
     lease_token = gen_random_uuid(),
-    lease_expires_at = coalesce(%(expires_at)s, now() + %(lease_ttl)s::interval),
+    lease_expires_at = coalesce(%(expires_at)s, statement_timestamp() + %(lease_ttl)s::interval),
     worker_id = %(worker_id)s
 FROM picked WHERE j.id = picked.id
 RETURNING j.id, j.task, j.queue, j.payload, j.priority, j.attempt, j.max_attempts, j.run_at,
@@ -264,7 +268,7 @@ SELECT array_agg(id) AS ids FROM done;
 -- is still held. Without %(expires_at)s the lease runs %(ttl)s from the database's clock.
 WITH held AS (
     UPDATE conveyor_jobs j
-    SET lease_expires_at = coalesce(%(expires_at)s, now() + %(ttl)s::interval)
+    SET lease_expires_at = coalesce(%(expires_at)s, statement_timestamp() + %(ttl)s::interval)
     FROM unnest(string_to_array(%(ids)s, ',')::bigint[], string_to_array(%(tokens)s, ','))
          AS x(id, token)
     WHERE j.id = x.id AND j.lease_token::text = x.token
@@ -292,7 +296,8 @@ SELECT array_agg(id) AS ids FROM released;
 -- Without %(now)s, expired by the database's clock: workers' clocks may disagree.
 WITH expired AS (
     SELECT id FROM conveyor_jobs
-    WHERE state = 'running' AND lease_expires_at < coalesce(%(now)s::timestamptz, now())
+    WHERE state = 'running'
+      AND lease_expires_at < coalesce(%(now)s::timestamptz, statement_timestamp())
     ORDER BY lease_expires_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -300,14 +305,15 @@ WITH expired AS (
 UPDATE conveyor_jobs j
 SET state = CASE WHEN j.attempt < j.max_attempts THEN 'available' ELSE 'failed' END,
     finished_at = CASE WHEN j.attempt < j.max_attempts THEN NULL
-                       ELSE coalesce(%(now)s::timestamptz, now()) END,
-    run_at = coalesce(%(now)s::timestamptz, now()),
+                       ELSE coalesce(%(now)s::timestamptz, statement_timestamp()) END,
+    run_at = coalesce(%(now)s::timestamptz, statement_timestamp()),
     errors = j.errors || jsonb_build_array(jsonb_build_object(
         'attempt', j.attempt, 'type', 'LeaseExpired',
         'message', 'lease expired: worker ' || coalesce(j.worker_id, '?')
                    || ' stopped heart-beating',
-        'traceback', '', 'at', coalesce(%(now_text)s::text, to_char(now() AT TIME ZONE 'UTC',
-                                  'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')))),
+        'traceback', '', 'at', coalesce(%(now_text)s::text,
+            to_char(statement_timestamp() AT TIME ZONE 'UTC',
+                    'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')))),
     lease_token = NULL, lease_expires_at = NULL
 FROM expired WHERE j.id = expired.id
 RETURNING j.id;
@@ -754,7 +760,7 @@ WITH RECURSIVE flow_group AS (
         WHERE ARRAY[queue, concurrency_key, rate_key, fairness_key] = g.key
           AND state IN ('available', 'scheduled', 'retrying')
           AND (concurrency_key IS NOT NULL OR rate_key IS NOT NULL OR fairness_key IS NOT NULL)
-          AND run_at <= coalesce(%(now)s::timestamptz, now())
+          AND run_at <= coalesce(%(now)s::timestamptz, statement_timestamp())
         ORDER BY priority, run_at, id
         LIMIT %(limit)s
     ) c
@@ -784,16 +790,17 @@ WITH RECURSIVE flow_group AS (
       AND (e.rate_key IS NULL OR e.rate_rank <= floor(coalesce(least(
               e.rate_burst,
               b.tokens + greatest(extract(epoch FROM (
-                             coalesce(%(now)s::timestamptz, now()) - b.updated_at)), 0)
+                  coalesce(%(now)s::timestamptz, statement_timestamp()) - b.updated_at)), 0)
                          * e.rate_per_second),
               e.rate_burst)))
     ORDER BY e.priority, e.turn, e.run_at, e.id
     LIMIT %(limit)s
 )
 UPDATE conveyor_jobs j
-SET state = 'running', attempt = j.attempt + 1, started_at = coalesce(%(now)s::timestamptz, now()),
+SET state = 'running', attempt = j.attempt + 1,
+    started_at = coalesce(%(now)s::timestamptz, statement_timestamp()),
     lease_token = gen_random_uuid(),
-    lease_expires_at = coalesce(%(expires_at)s, now() + %(lease_ttl)s::interval),
+    lease_expires_at = coalesce(%(expires_at)s, statement_timestamp() + %(lease_ttl)s::interval),
     worker_id = %(worker_id)s
 WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
   AND j.state IN ('available', 'scheduled', 'retrying')
@@ -809,7 +816,7 @@ RETURNING j.id, j.task, j.queue, j.payload, j.priority, j.attempt, j.max_attempt
 -- last update (up to its burst), then take them. A new bucket starts full.
 INSERT INTO conveyor_rate_buckets AS b (key, tokens, rate_per_second, burst, updated_at)
 SELECT rate_key, max(rate_burst) - count(*), max(rate_per_second), max(rate_burst),
-       coalesce(%(now)s::timestamptz, now())
+       coalesce(%(now)s::timestamptz, statement_timestamp())
 FROM conveyor_jobs
 WHERE id = ANY(%(ids)s::bigint[]) AND rate_key IS NOT NULL
 GROUP BY rate_key
