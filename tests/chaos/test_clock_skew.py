@@ -17,7 +17,6 @@ from tests.chaos.support import eventually, start_worker, stop
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(120),
-    pytest.mark.xfail(strict=True, reason="needs fix for defect 5 of #21"),
 ]
 SKEW_SECONDS = 25.0
 TTL = 4.0

@@ -307,7 +307,7 @@ def claim_plans(store_url: str, *, queues: list[str] | None) -> list[str]:
         return plans
     raw_execute(store_url, "ANALYZE conveyor_jobs")
     sql = "EXPLAIN " + load_queries("conveyor.store.postgres")[name]
-    params |= {"now": NOW, "expires_at": NOW + TTL}
+    params |= {"now": NOW, "expires_at": NOW + TTL, "lease_ttl": TTL}
     if queues is not None:
         params["queues"] = queues
     return ["\n".join(str(row[0]) for row in raw_execute(store_url, sql, params))]
@@ -400,6 +400,7 @@ async def test_the_flow_probe_takes_one_step_into_the_flow_index(
         assert "Seq Scan" not in plan and "Sort" not in plan, plan
         # The probe as it runs, inside each plain claim statement: still one index step.
         params = {"limit": 10, "now": NOW, "expires_at": NOW, "worker_id": "w", "queues": ["a"]}
+        params["lease_ttl"] = TTL
         for claim in _WITH_FLOW_PROBE.values():
             explained = conn.execute("EXPLAIN " + claim, params).fetchall()
             plan = "\n".join(str(row[0]) for row in explained)

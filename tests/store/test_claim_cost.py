@@ -54,7 +54,7 @@ def work_of(url: str, name: str, *, queues: list[str] | None, limit: int = 10) -
             conn.execute(load_queries("conveyor.store.sqlite")[name], params).fetchall()
             conn.rollback()
         return ticks
-    params |= {"now": NOW, "expires_at": NOW + TTL, "queues": queues}
+    params |= {"now": NOW, "expires_at": NOW + TTL, "lease_ttl": TTL, "queues": queues}
     sql = "EXPLAIN (ANALYZE, FORMAT JSON) " + load_queries("conveyor.store.postgres")[name]
     with psycopg.connect(url) as conn:
         row = conn.execute(cast(LiteralString, sql), params).fetchone()
@@ -115,7 +115,7 @@ async def test_plain_claim_connections_compile_nothing_per_claim(pg_url: str) ->
         await insert(store, *(new_job() for _ in range(50)))
     finally:
         await store.close()
-    params = {"worker_id": "w", "limit": 10, "now": NOW, "expires_at": NOW + TTL}
+    params = {"worker_id": "w", "limit": 10, "now": NOW, "expires_at": NOW + TTL, "lease_ttl": TTL}
     queries = load_queries("conveyor.store.postgres")
     # As the store opens its claim connections: autocommit, then its own configuration.
     async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
@@ -146,7 +146,7 @@ async def test_plain_claims_are_planned_once_per_connection(pg_url: str) -> None
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE conveyor_jobs")
     values = {"limit": "10", "now": f"'{NOW.isoformat()}'", "expires_at": f"'{NOW.isoformat()}'"}
-    values |= {"worker_id": "'w'", "queues": "'{b}'"}
+    values |= {"worker_id": "'w'", "queues": "'{b}'", "lease_ttl": "'30 seconds'"}
     async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
         await _configure_claim_connection(conn)
         for name, sql in _WITH_FLOW_PROBE.items():

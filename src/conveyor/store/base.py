@@ -260,12 +260,14 @@ class Store(ScheduleStore, Protocol):
         limit: int,
         lease_ttl: timedelta,
         worker_id: str,
-        now: datetime,
+        now: datetime | None,
     ) -> list[Job]:
         """Claim up to ``limit`` due jobs (``queues=None``: any queue) by priority, run_at, id.
 
         Each claimed job becomes ``running`` with a fresh lease token, ``attempt + 1``.
         Jobs of paused queues are skipped (in the same statement, not per job).
+        ``now=None`` takes the time (what is due, the start, the lease's expiry) from the
+        database's clock, as workers do: lease arithmetic never uses a worker's clock.
         """
         ...
 
@@ -274,10 +276,11 @@ class Store(ScheduleStore, Protocol):
         ...
 
     async def extend_leases(
-        self, *, leases: Sequence[Lease], ttl: timedelta, now: datetime
+        self, *, leases: Sequence[Lease], ttl: timedelta, now: datetime | None
     ) -> list[LeaseLost]:
-        """Push the expiry of many held leases to ``now + ttl``; returns those no longer held
-        (the job was rescued, cancelled or finished), which the worker must stop."""
+        """Push the expiry of many held leases to ``now + ttl`` (``now=None``: the
+        database's clock); returns those no longer held (the job was rescued, cancelled or
+        finished), which the worker must stop."""
         ...
 
     async def release_jobs(self, *, leases: Sequence[Lease], now: datetime) -> list[int]:
@@ -287,9 +290,10 @@ class Store(ScheduleStore, Protocol):
         """
         ...
 
-    async def rescue_expired(self, *, now: datetime, limit: int) -> list[int]:
-        """Return running jobs whose lease expired to the queue (or to ``failed`` when no
-        attempts are left), recording a "lease expired" error; returns their ids."""
+    async def rescue_expired(self, *, now: datetime | None, limit: int) -> list[int]:
+        """Return running jobs whose lease expired by ``now`` (``None``: the database's
+        clock) to the queue (or to ``failed`` when no attempts are left), recording a
+        "lease expired" error; returns their ids."""
         ...
 
     async def save_progress(self, *, lease: Lease, progress: Progress) -> bool:

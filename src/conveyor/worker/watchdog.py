@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-from conveyor.clock import Clock
 from conveyor.errors import LeaseLost
 from conveyor.job import Lease
 from conveyor.store.base import Store
@@ -45,7 +44,6 @@ class LoopWatchdog:
         leases: Callable[[], Sequence[Lease]],
         running: Callable[[asyncio.Task[object] | None], Sequence[str]],
         on_lost: Callable[[LeaseLost], None],
-        clock: Clock,
         lease_ttl: timedelta,
         threshold: float,
     ) -> None:
@@ -54,7 +52,6 @@ class LoopWatchdog:
         self._leases = leases
         self._running = running
         self._on_lost = on_lost
-        self._clock = clock
         self._lease_ttl = lease_ttl
         self._threshold = threshold
         self._check_every = min(1.0, threshold / 4)
@@ -132,9 +129,7 @@ class LoopWatchdog:
         if not leases:
             return
         try:
-            lost = await store.extend_leases(
-                leases=leases, ttl=self._lease_ttl, now=self._clock.now()
-            )
+            lost = await store.extend_leases(leases=leases, ttl=self._lease_ttl, now=None)
         except Exception:
             log.exception("the watchdog could not renew leases; retrying")
             return

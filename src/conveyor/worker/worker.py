@@ -232,7 +232,7 @@ class Worker:
                         limit=free,
                         lease_ttl=options.lease_ttl,
                         worker_id=self.id,
-                        now=self.app.clock.now(),
+                        now=None,  # the database's clock: see _rescue_loop
                     )
                 except ConveyorError as exc:
                     log.error("claim failed, retrying after the poll interval: %s", exc)
@@ -409,7 +409,7 @@ class Worker:
             try:
                 if leases:
                     lost = await store.extend_leases(
-                        leases=leases, ttl=self.options.lease_ttl, now=self.app.clock.now()
+                        leases=leases, ttl=self.options.lease_ttl, now=None
                     )
                     for item in lost:
                         self._lose(item.job_id, item.token)
@@ -426,7 +426,6 @@ class Worker:
             leases=lambda: list(self._held.values()),
             running=self._running_jobs,
             on_lost=lambda lost: self._lose(lost.job_id, lost.token),
-            clock=self.app.clock,
             lease_ttl=self.options.lease_ttl,
             threshold=self.options.heartbeat_every,
         )
@@ -474,12 +473,17 @@ class Worker:
                 runner.cancel()
 
     async def _rescue_loop(self, store: Store) -> None:
-        """Return expired leases to the queue, and mark workers that went silent dead."""
+        """Return expired leases to the queue, and mark workers that went silent dead.
+
+        Leases are claimed, extended and rescued by the database's clock (``now=None``),
+        never this worker's: a worker whose clock runs ahead would otherwise rescue other
+        workers' live jobs, and one whose clock lags would hand out leases already expired.
+        """
         while True:
             await asyncio.sleep(self.options.rescue_interval.total_seconds())
             now = self.app.clock.now()
             try:
-                rescued = await store.rescue_expired(now=now, limit=1000)
+                rescued = await store.rescue_expired(now=None, limit=1000)
                 dead = await store.mark_dead_workers(
                     before=now - 2 * self.options.lease_ttl, now=now
                 )

@@ -143,6 +143,10 @@ JOIN jsonb_to_recordset(%(keys)s::jsonb) AS k(task text, key text)
 -- here but not among the best are unlocked again when the statement commits. The columns
 -- the claim set itself (state, started_at, the lease expiry, worker_id) are not read back:
 -- the store knows them (rows.ClaimStamp), and decoding them was a tenth of a worker's time.
+-- Without %(now)s the database's clock decides what is due and when leases end; the claim's
+-- first row then carries that time (database_now) for the stamp, the others NULL. The
+-- clock is statement_timestamp(), not now(): inside a transaction (the flow claim's, after
+-- its lock wait) now() is the transaction's start, and a lease counted from it is short.
 WITH candidates AS (
     SELECT c.id, c.priority, c.run_at
     FROM unnest(%(queues)s::text[]) AS q(name)
@@ -150,7 +154,7 @@ WITH candidates AS (
         SELECT id, priority, run_at FROM conveyor_jobs
         WHERE queue = q.name
           AND state IN ('available', 'scheduled', 'retrying')
-          AND run_at <= %(now)s
+          AND run_at <= coalesce(%(now)s::timestamptz, statement_timestamp())
           AND concurrency_key IS NULL AND rate_key IS NULL AND fairness_key IS NULL
         ORDER BY priority, run_at, id
         LIMIT %(limit)s
@@ -161,15 +165,19 @@ WITH candidates AS (
     SELECT id FROM candidates ORDER BY priority, run_at, id LIMIT %(limit)s
 )
 UPDATE conveyor_jobs j
-SET state = 'running', attempt = j.attempt + 1, started_at = %(now)s,
-    lease_token = gen_random_uuid(), lease_expires_at = %(expires_at)s,
+SET state = 'running', attempt = j.attempt + 1,
+    started_at = coalesce(%(now)s::timestamptz, statement_timestamp()),
+    lease_token = gen_random_uuid(),
+    lease_expires_at = coalesce(%(expires_at)s, statement_timestamp() + %(lease_ttl)s::interval),
     worker_id = %(worker_id)s
 FROM picked WHERE j.id = picked.id
 RETURNING j.id, j.task, j.queue, j.payload, j.priority, j.attempt, j.max_attempts, j.run_at,
           j.created_at, j.progress_done, j.progress_total, j.result, j.errors, j.checkpoint,
           j.idempotency_key, j.rerun_of, j.timeout_seconds, j.lease_token::text AS lease_token,
           j.batch_id, j.concurrency_key, j.concurrency_limit, j.rate_key, j.fairness_key,
-          j.schedule_name, j.schedule_fire_at, j.schedule_tenant;
+          j.schedule_name, j.schedule_fire_at, j.schedule_tenant,
+          CASE WHEN %(now)s::timestamptz IS NULL AND j.id = (SELECT min(id) FROM picked)
+               THEN j.started_at END AS database_now;
 
 -- name: claim_jobs_any_queue
 -- As claim_jobs, for a worker that serves every queue. The paused queues are read once
@@ -177,7 +185,7 @@ RETURNING j.id, j.task, j.queue, j.payload, j.priority, j.attempt, j.max_attempt
 WITH picked AS (
     SELECT id FROM conveyor_jobs
     WHERE state IN ('available', 'scheduled', 'retrying')
-      AND run_at <= %(now)s
+      AND run_at <= coalesce(%(now)s::timestamptz, statement_timestamp())
       AND queue NOT IN (SELECT name FROM conveyor_queues WHERE paused)
       AND concurrency_key IS NULL AND rate_key IS NULL AND fairness_key IS NULL
     ORDER BY priority, run_at, id
@@ -185,15 +193,19 @@ WITH picked AS (
     FOR UPDATE SKIP LOCKED
 )
 UPDATE conveyor_jobs j
-SET state = 'running', attempt = j.attempt + 1, started_at = %(now)s,
-    lease_token = gen_random_uuid(), lease_expires_at = %(expires_at)s,
+SET state = 'running', attempt = j.attempt + 1,
+    started_at = coalesce(%(now)s::timestamptz, statement_timestamp()),
+    lease_token = gen_random_uuid(),
+    lease_expires_at = coalesce(%(expires_at)s, statement_timestamp() + %(lease_ttl)s::interval),
     worker_id = %(worker_id)s
 FROM picked WHERE j.id = picked.id
 RETURNING j.id, j.task, j.queue, j.payload, j.priority, j.attempt, j.max_attempts, j.run_at,
           j.created_at, j.progress_done, j.progress_total, j.result, j.errors, j.checkpoint,
           j.idempotency_key, j.rerun_of, j.timeout_seconds, j.lease_token::text AS lease_token,
           j.batch_id, j.concurrency_key, j.concurrency_limit, j.rate_key, j.fairness_key,
-          j.schedule_name, j.schedule_fire_at, j.schedule_tenant;
+          j.schedule_name, j.schedule_fire_at, j.schedule_tenant,
+          CASE WHEN %(now)s::timestamptz IS NULL AND j.id = (SELECT min(id) FROM picked)
+               THEN j.started_at END AS database_now;
 
 -- name: flow_jobs_waiting
 -- Whether any flow job waits at all: one step into conveyor_jobs_flow_group_idx (the
@@ -251,10 +263,10 @@ SELECT array_agg(id) AS ids FROM done;
 
 -- name: extend_leases
 -- Fenced heartbeat for many jobs at once (as complete_jobs); returns the ids whose lease
--- is still held.
+-- is still held. Without %(expires_at)s the lease runs %(ttl)s from the database's clock.
 WITH held AS (
     UPDATE conveyor_jobs j
-    SET lease_expires_at = %(expires_at)s
+    SET lease_expires_at = coalesce(%(expires_at)s, statement_timestamp() + %(ttl)s::interval)
     FROM unnest(string_to_array(%(ids)s, ',')::bigint[], string_to_array(%(tokens)s, ','))
          AS x(id, token)
     WHERE j.id = x.id AND j.lease_token::text = x.token
@@ -279,22 +291,27 @@ SELECT array_agg(id) AS ids FROM released;
 -- name: rescue_expired
 -- Running jobs whose worker stopped heart-beating go back to the queue, or to 'failed'
 -- when that was their last attempt. SKIP LOCKED lets several rescuers run at once.
+-- Without %(now)s, expired by the database's clock: workers' clocks may disagree.
 WITH expired AS (
     SELECT id FROM conveyor_jobs
-    WHERE state = 'running' AND lease_expires_at < %(now)s
+    WHERE state = 'running'
+      AND lease_expires_at < coalesce(%(now)s::timestamptz, statement_timestamp())
     ORDER BY lease_expires_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
 UPDATE conveyor_jobs j
 SET state = CASE WHEN j.attempt < j.max_attempts THEN 'available' ELSE 'failed' END,
-    finished_at = CASE WHEN j.attempt < j.max_attempts THEN NULL ELSE %(now)s END,
-    run_at = %(now)s,
+    finished_at = CASE WHEN j.attempt < j.max_attempts THEN NULL
+                       ELSE coalesce(%(now)s::timestamptz, statement_timestamp()) END,
+    run_at = coalesce(%(now)s::timestamptz, statement_timestamp()),
     errors = j.errors || jsonb_build_array(jsonb_build_object(
         'attempt', j.attempt, 'type', 'LeaseExpired',
         'message', 'lease expired: worker ' || coalesce(j.worker_id, '?')
                    || ' stopped heart-beating',
-        'traceback', '', 'at', %(now_text)s::text)),
+        'traceback', '', 'at', coalesce(%(now_text)s::text,
+            to_char(statement_timestamp() AT TIME ZONE 'UTC',
+                    'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')))),
     lease_token = NULL, lease_expires_at = NULL
 FROM expired WHERE j.id = expired.id
 RETURNING j.id;
@@ -712,7 +729,8 @@ SELECT pg_advisory_xact_lock(7164002316);
 -- free slots or tokens. A job that is not admitted stays as it is: no attempt counted.
 -- The state test in the UPDATE re-checks rows an admin changed since the snapshot; the
 -- picked ids arrive as one array, so that the update looks each up by primary key even
--- when the planner, without statistics, expects many of them.
+-- when the planner, without statistics, expects many of them. Without %(now)s, as in
+-- claim_jobs, each row carries the database's time (database_now).
 WITH RECURSIVE flow_group AS (
     (SELECT ARRAY[queue, concurrency_key, rate_key, fairness_key] AS key
      FROM conveyor_jobs
@@ -740,7 +758,7 @@ WITH RECURSIVE flow_group AS (
         WHERE ARRAY[queue, concurrency_key, rate_key, fairness_key] = g.key
           AND state IN ('available', 'scheduled', 'retrying')
           AND (concurrency_key IS NOT NULL OR rate_key IS NOT NULL OR fairness_key IS NOT NULL)
-          AND run_at <= %(now)s
+          AND run_at <= coalesce(%(now)s::timestamptz, statement_timestamp())
         ORDER BY priority, run_at, id
         LIMIT %(limit)s
     ) c
@@ -769,15 +787,18 @@ WITH RECURSIVE flow_group AS (
     WHERE (e.concurrency_key IS NULL OR e.key_rank + coalesce(r.n, 0) <= e.concurrency_limit)
       AND (e.rate_key IS NULL OR e.rate_rank <= floor(coalesce(least(
               e.rate_burst,
-              b.tokens + greatest(extract(epoch FROM (%(now)s::timestamptz - b.updated_at)), 0)
+              b.tokens + greatest(extract(epoch FROM (
+                  coalesce(%(now)s::timestamptz, statement_timestamp()) - b.updated_at)), 0)
                          * e.rate_per_second),
               e.rate_burst)))
     ORDER BY e.priority, e.turn, e.run_at, e.id
     LIMIT %(limit)s
 )
 UPDATE conveyor_jobs j
-SET state = 'running', attempt = j.attempt + 1, started_at = %(now)s,
-    lease_token = gen_random_uuid(), lease_expires_at = %(expires_at)s,
+SET state = 'running', attempt = j.attempt + 1,
+    started_at = coalesce(%(now)s::timestamptz, statement_timestamp()),
+    lease_token = gen_random_uuid(),
+    lease_expires_at = coalesce(%(expires_at)s, statement_timestamp() + %(lease_ttl)s::interval),
     worker_id = %(worker_id)s
 WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
   AND j.state IN ('available', 'scheduled', 'retrying')
@@ -785,13 +806,15 @@ RETURNING j.id, j.task, j.queue, j.payload, j.priority, j.attempt, j.max_attempt
           j.created_at, j.progress_done, j.progress_total, j.result, j.errors, j.checkpoint,
           j.idempotency_key, j.rerun_of, j.timeout_seconds, j.lease_token::text AS lease_token,
           j.batch_id, j.concurrency_key, j.concurrency_limit, j.rate_key, j.fairness_key,
-          j.schedule_name, j.schedule_fire_at, j.schedule_tenant;
+          j.schedule_name, j.schedule_fire_at, j.schedule_tenant,
+          CASE WHEN %(now)s::timestamptz IS NULL THEN j.started_at END AS database_now;
 
 -- name: take_rate_tokens
 -- One token per claimed job of each rate key: refill the bucket for the time since its
 -- last update (up to its burst), then take them. A new bucket starts full.
 INSERT INTO conveyor_rate_buckets AS b (key, tokens, rate_per_second, burst, updated_at)
-SELECT rate_key, max(rate_burst) - count(*), max(rate_per_second), max(rate_burst), %(now)s
+SELECT rate_key, max(rate_burst) - count(*), max(rate_per_second), max(rate_burst),
+       coalesce(%(now)s::timestamptz, statement_timestamp())
 FROM conveyor_jobs
 WHERE id = ANY(%(ids)s::bigint[]) AND rate_key IS NOT NULL
 GROUP BY rate_key

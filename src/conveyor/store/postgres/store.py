@@ -438,14 +438,15 @@ class PostgresStore(
         limit: int,
         lease_ttl: timedelta,
         worker_id: str,
-        now: datetime,
+        now: datetime | None,
     ) -> list[Job]:
         if limit <= 0 or (queues is not None and not queues):
             return []
         params: dict[str, Any] = {
             "limit": limit,
-            "now": now,
-            "expires_at": now + lease_ttl,
+            "now": now,  # None: the database's clock (queries.sql, claim_jobs)
+            "expires_at": None if now is None else now + lease_ttl,
+            "lease_ttl": lease_ttl,
             "worker_id": worker_id,
         }
         name = "claim_jobs_any_queue"
@@ -466,8 +467,10 @@ class PostgresStore(
                 logging.getLogger("conveyor.store").warning("flow claim failed: %s", exc)
         if not rows:
             return []
-        stamp = ClaimStamp(now.astimezone(UTC), params["expires_at"].astimezone(UTC), worker_id)
         columns = dict(zip(names, zip(*rows, strict=True), strict=True))
+        if now is None:
+            now = next(t for t in columns["database_now"] if t is not None)
+        stamp = ClaimStamp(now.astimezone(UTC), (now + lease_ttl).astimezone(UTC), worker_id)
         return claimed_jobs_from_columns(columns, decode_time, stamp)
 
     async def ack_jobs(self, *, acks: Sequence[Ack], now: datetime) -> AckOutcome:
@@ -491,11 +494,11 @@ class PostgresStore(
         )
 
     async def extend_leases(
-        self, *, leases: Sequence[Lease], ttl: timedelta, now: datetime
+        self, *, leases: Sequence[Lease], ttl: timedelta, now: datetime | None
     ) -> list[LeaseLost]:
         if not leases:
             return []
-        params = {**fenced(leases), "expires_at": now + ttl}
+        params = {**fenced(leases), "expires_at": None if now is None else now + ttl, "ttl": ttl}
         held = set(returned_ids(await self._rows("extend_leases", params)))
         return [LeaseLost(le.job_id, le.token) for le in leases if le.job_id not in held]
 
@@ -505,8 +508,9 @@ class PostgresStore(
         rows = await self._rows("release_jobs", {**fenced(leases), "now": now})
         return sorted(returned_ids(rows))
 
-    async def rescue_expired(self, *, now: datetime, limit: int) -> list[int]:
-        params = {"now": now, "now_text": now.isoformat(), "limit": limit}
+    async def rescue_expired(self, *, now: datetime | None, limit: int) -> list[int]:
+        now_text = None if now is None else now.isoformat()
+        params = {"now": now, "now_text": now_text, "limit": limit}
         return sorted(int(r["id"]) for r in await self._rows("rescue_expired", params))
 
     async def save_progress(self, *, lease: Lease, progress: Progress) -> bool:

@@ -73,6 +73,13 @@ MIGRATIONS = load_migrations(_PACKAGE)
 Row = dict[str, Any]
 
 
+def database_now() -> datetime:
+    """The database's clock, for lease arithmetic called with ``now=None``: an SQLite file
+    is read and written on one host only, so its clock is this host's (never an app's
+    injected ``Clock``, which may be frozen or wrong)."""
+    return datetime.now(UTC)
+
+
 def encode_time(moment: datetime) -> str:
     """Fixed-width UTC text, so that comparing text compares time."""
     if moment.tzinfo is None:
@@ -496,8 +503,9 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow, 
         limit: int,
         lease_ttl: timedelta,
         worker_id: str,
-        now: datetime,
+        now: datetime | None,
     ) -> list[Job]:
+        now = now or database_now()
         if limit <= 0 or (queues is not None and not queues):
             return []
         params: dict[str, Any] = {
@@ -559,12 +567,12 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow, 
         )
 
     async def extend_leases(
-        self, *, leases: Sequence[Lease], ttl: timedelta, now: datetime
+        self, *, leases: Sequence[Lease], ttl: timedelta, now: datetime | None
     ) -> list[LeaseLost]:
         if not leases:
             return []
         jobs = [[le.job_id, le.token] for le in leases]
-        params = {"expires_at": encode_time(now + ttl)}
+        params = {"expires_at": encode_time((now or database_now()) + ttl)}
         held = await self._write(_fenced("extend_leases", jobs, params), durable=False)
         return [LeaseLost(le.job_id, le.token) for le in leases if le.job_id not in held]
 
@@ -576,7 +584,8 @@ class SqliteStore(SqliteSchedules, SqliteItemLedger, SqliteBatches, SqliteFlow, 
         released = await self._write(_fenced("release_jobs", jobs, params), durable=False)
         return sorted(released)
 
-    async def rescue_expired(self, *, now: datetime, limit: int) -> list[int]:
+    async def rescue_expired(self, *, now: datetime | None, limit: int) -> list[int]:
+        now = now or database_now()
         params = {"now": encode_time(now), "now_text": now.isoformat(), "limit": limit}
         rows = await self._write(lambda c: self._rows(c, "rescue_expired", params))
         return sorted(int(r["id"]) for r in rows)
