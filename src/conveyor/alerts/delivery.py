@@ -68,7 +68,7 @@ class Deliverer:
         self._queue: asyncio.Queue[Alert] = asyncio.Queue(maxsize=max_queued)
         self._task: asyncio.Task[None] | None = None
         # Only alerts that can be sent can fail: a worker without a target never imports
-        # prometheus_client for this (~15 ms of its start-up).
+        # prometheus_client for this (slow to import).
         self._counter = _failure_counter() if self.enabled else None
 
     @property

@@ -30,7 +30,7 @@ T = TypeVar("T")
 USAGE_ERRORS = (ConfigurationError, InvalidArgument, PayloadInvalid, TaskNotFound)
 
 
-# Made on first use: rich is ~20 ms of imports, and `conveyor worker` never prints with it.
+# Made on first use: rich is slow to import, and `conveyor worker` never prints with it.
 @functools.cache
 def console() -> Console:
     """The console commands print their output to (standard output)."""

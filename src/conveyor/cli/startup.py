@@ -2,7 +2,7 @@
 
 Loading an app creates some 100,000 objects (modules, classes, pydantic schemas) that live
 as long as the process. The collector, left on, walks them again and again while they are
-made: about 50 ms of a worker's start, more than any round trip it makes. So the command
+made, a large part of a worker's start (docs/benchmarks.md, W8). So the command
 line's entry point turns collection off, and ``startup_over`` (called once the app is
 loaded) freezes what start-up made, kept out of every later collection, and turns it back
 on. The command line is the host process here; a program that imports ``conveyor`` as a

@@ -59,7 +59,7 @@ async def run_worker(
     )
     ready = worker.options.prefetch_cap
     kept_ready = "no prefetch" if ready == 0 else f"prefetch up to {ready}"
-    # A plain line, not rich's: a worker prints nothing else, and rich is ~20 ms to import.
+    # A plain line, not rich's: a worker prints nothing else, and rich is slow to import.
     echo(
         f"worker {worker.id} serving {', '.join(queues) if queues else 'all queues'} "
         f"on {(await app.store()).url} (concurrency {concurrency}, {kept_ready}"

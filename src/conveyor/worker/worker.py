@@ -343,8 +343,8 @@ class Worker:
         return lease is not None and lease.token == token
 
     async def _run_one(self, store: Store, job: Job) -> None:
-        """Run the job in this executor's own task (a task per job was a tenth of a
-        worker's time). Stopping one run (``_lose``, ``_interrupt_running``) cancels this
+        """Run the job in this executor's own task (a task per job costs a worker much of
+        its time). Stopping one run (``_lose``, ``_interrupt_running``) cancels this
         task while it awaits inside ``execute``, the only place it awaits while its context
         is registered; ``execute`` turns that into the run's outcome, and the cancellation
         is then taken back so that the executor goes on to its next job."""

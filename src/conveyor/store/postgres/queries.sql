@@ -83,7 +83,7 @@ FROM inserted;
 -- name: insert_unkeyed_jobs
 -- insert_jobs for a batch in which no job has an idempotency key: no ON CONFLICT, whose
 -- speculative insertion (a token, an arbiter index probe and a confirming WAL record per
--- row) cost ~2 us of the ~26 us per job of backend CPU, and only the ids come back.
+-- row) costs backend CPU for every job, and only the ids come back.
 WITH inserted AS (
     INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
                                created_at, idempotency_key, timeout_seconds, rerun_of,
@@ -144,7 +144,7 @@ JOIN jsonb_to_recordset(%(keys)s::jsonb) AS k(task text, key text)
 -- LOCKED lets concurrent claimers pass each other instead of queueing; candidates locked
 -- here but not among the best are unlocked again when the statement commits. The columns
 -- the claim set itself (state, started_at, the lease expiry, worker_id) are not read back:
--- the store knows them (rows.ClaimStamp), and decoding them was a tenth of a worker's time.
+-- the store knows them (rows.ClaimStamp), and decoding them would cost the worker time.
 -- Without %(now)s the database's clock decides what is due and when leases end; the claim's
 -- first row then carries that time (database_now) for the stamp, the others NULL. The
 -- clock is statement_timestamp(), not now(): inside a transaction (the flow claim's, after

@@ -154,8 +154,8 @@ LIMIT 1;
 -- conveyor_jobs_lease_iff_running). json_each drives the join, one primary-key lookup
 -- per job: the keys are read from its rows, so no plan can start from conveyor_jobs
 -- (a plan that scanned the running jobs for each array element, or the array for each
--- running job, once made a batch of 100 acks take 10-30 ms). A statement per job instead
--- cost its fixed start-up for every job: 2.5 times the CPU of this one.
+-- running job, made a batch of acks slow). A statement per job instead would cost its
+-- fixed start-up for every job.
 
 -- name: complete_jobs
 -- :jobs holds [id, token, result] per job, result as JSON text.

@@ -3,8 +3,7 @@
 SQLite's own wait for its write lock is a poll: a writer that finds the file locked sleeps
 1, 2, 5, 10 ... 100 ms and tries again, however soon the lock is released. Two worker
 processes that each write a few hundred times a second kept colliding, and each collision
-cost at least a millisecond of nothing (draining 20,000 jobs, each of two workers slept
-there about 540 times, 4-5 s in all, under strace). A store therefore takes an exclusive
+cost at least a millisecond of nothing. A store therefore takes an exclusive
 ``flock`` on ``<database>-turns`` around each write transaction: the kernel wakes the next
 waiter the moment the holder lets go, and by then SQLite's lock is free. The lock file
 only orders Conveyor's own store writes; any other writer (a handler's
