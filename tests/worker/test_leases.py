@@ -137,15 +137,27 @@ async def test_a_job_rescued_from_its_own_worker_runs_once_more_not_twice_at_onc
     probe = rig.probe
     job = await rig.held.enqueue(Item())
     store = await rig.app.store()
-    extend = store.extend_leases
     outage = True
 
-    async def failing_extend(**kwargs: Any) -> list[LeaseLost]:
-        if outage:
-            raise StoreUnavailable("simulated outage")
-        return await extend(**kwargs)
+    def failing(extend: Any) -> Any:
+        async def failing_extend(**kwargs: Any) -> list[LeaseLost]:
+            if outage:
+                raise StoreUnavailable("simulated outage")
+            return await extend(**kwargs)
 
-    monkeypatch.setattr(store, "extend_leases", failing_extend)
+        return failing_extend
+
+    monkeypatch.setattr(store, "extend_leases", failing(store.extend_leases))
+    # The outage reaches the loop watchdog's own connection too (it renews leases when the
+    # loop is slow, which on a busy machine a 200 ms lease makes likely).
+    new_store = rig.app.new_store
+
+    def store_in_outage() -> Any:
+        other = new_store()
+        other.extend_leases = failing(other.extend_leases)  # type: ignore[method-assign]
+        return other
+
+    monkeypatch.setattr(rig.app, "new_store", store_in_outage)
     options = fast_options(lease_ttl=timedelta(milliseconds=200))
 
     async def completed() -> bool:
