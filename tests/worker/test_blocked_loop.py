@@ -18,7 +18,7 @@ from conveyor import Conveyor, JobContext, JobState
 from tests.worker.helpers import fast_options, running
 
 T = TypeVar("T")
-TTL = timedelta(milliseconds=300)
+TTL = timedelta(seconds=1.5)  # above the watchdog's 0.5 s threshold, with room to act
 
 
 class Item(pydantic.BaseModel):
@@ -43,7 +43,7 @@ async def test_a_handler_blocking_the_loop_keeps_its_lease_and_is_named(
     rescued: list[list[int]] = []
 
     async def blocks(payload: Item, ctx: JobContext) -> int:
-        time.sleep(3 * TTL.total_seconds())  # no heartbeat from the loop for three leases
+        time.sleep(2 * TTL.total_seconds())  # no heartbeat from the loop for two leases
         rescued.append(elsewhere(store_url, lambda other: other.sweep()))
         return ctx.attempt
 
@@ -51,7 +51,7 @@ async def test_a_handler_blocking_the_loop_keeps_its_lease_and_is_named(
     job = await task.enqueue(Item())
     with caplog.at_level(logging.WARNING, logger="conveyor.worker"):
         async with running(app, fast_options(lease_ttl=TTL)) as run:
-            await run.acked(1)
+            await run.acked(1, timeout=30)  # a hang guard only
 
     assert rescued == [[]], "another worker's rescuer took the blocked job's lease"
     done = await app.get_job(job.id)

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from conveyor.app import Conveyor
 
 log = logging.getLogger("conveyor.worker")
+BLOCKED_AFTER_SECONDS = 0.5  # the shortest silence of the loop the watchdog acts on
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,7 +457,9 @@ class Worker:
 
     def _watchdog(self) -> LoopWatchdog:
         """The thread that renews held leases while the loop is blocked: a loop silent for
-        a heartbeat interval has missed a heartbeat, and the next one may be too late."""
+        a heartbeat interval has missed a heartbeat, and the next one may be too late. Half
+        a second at least: a loop that is only short of CPU for a moment is not blocked,
+        and renewing behind its back would hide a store outage from its own rescuer."""
         return LoopWatchdog(
             asyncio.get_running_loop(),
             new_store=self.app.new_store,
@@ -464,7 +467,7 @@ class Worker:
             running=self._running_jobs,
             on_lost=lambda lost: self._lose(lost.job_id, lost.token),
             lease_ttl=self.options.lease_ttl,
-            threshold=self.options.heartbeat_every,
+            threshold=max(self.options.heartbeat_every, BLOCKED_AFTER_SECONDS),
         )
 
     def _running_jobs(self, current: asyncio.Task[object] | None) -> list[str]:
