@@ -9,12 +9,12 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pydantic
 import pytest
 
-from conveyor import Conveyor, JobContext, JobState
+from conveyor import Conveyor, JobContext, JobState, StoreUnavailable
 from tests.worker.helpers import fast_options, running
 
 T = TypeVar("T")
@@ -85,3 +85,43 @@ async def test_a_lease_lost_while_the_loop_is_blocked_still_stops_the_run(
     after = await app.get_job(job.id)
     assert after.state is JobState.CANCELLED
     assert after.result is None and after.attempt == 1
+
+
+async def test_the_watchdog_retries_a_store_it_could_not_open(
+    app: Conveyor, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database was unreachable when the watchdog first needed its own connection: it
+    tries again at its next renewal instead of giving up on the blocked job's lease."""
+    opened: list[bool] = []
+    new_store = app.new_store
+
+    def first_open_fails() -> Any:
+        store = new_store()
+        if not opened:
+            opened.append(False)
+
+            async def unreachable() -> None:
+                raise StoreUnavailable("simulated: the database is unreachable")
+
+            store.open = unreachable  # type: ignore[method-assign]
+        else:
+            opened.append(True)
+        return store
+
+    monkeypatch.setattr(app, "new_store", first_open_fails)
+    rescued: list[list[int]] = []
+
+    async def blocks(payload: Item, ctx: JobContext) -> int:
+        time.sleep(2 * TTL.total_seconds())
+        rescued.append(elsewhere(store_url, lambda other: other.sweep()))
+        return ctx.attempt
+
+    task = app.task(name="w.blocks_once_unreachable", payload=Item)(blocks)
+    job = await task.enqueue(Item())
+    async with running(app, fast_options(lease_ttl=TTL)) as run:
+        await run.acked(1, timeout=30)  # a hang guard only
+
+    assert opened[:2] == [False, True], opened
+    assert rescued == [[]], "the lease expired: the watchdog gave up after one failed open"
+    done = await app.get_job(job.id)
+    assert done.state is JobState.COMPLETED and done.attempt == 1

@@ -95,9 +95,9 @@ class LoopWatchdog:
                 if time.monotonic() - renewed_at >= self._threshold:
                     renewed_at = time.monotonic()
                     if store is None:
-                        store = self._new_store()
-                        own_loop.run_until_complete(store.open())
-                    own_loop.run_until_complete(self._renew(store))
+                        store = self._open(own_loop)
+                    if store is not None:
+                        own_loop.run_until_complete(self._renew(store))
         except Exception:
             log.exception("the loop watchdog failed; leases depend on the loop alone now")
         finally:
@@ -105,6 +105,19 @@ class LoopWatchdog:
                 with contextlib.suppress(Exception):
                     own_loop.run_until_complete(store.close())
             own_loop.close()
+
+    def _open(self, own_loop: asyncio.AbstractEventLoop) -> Store | None:
+        """The watchdog's own store, or ``None`` when it cannot open now (the database is
+        unreachable): the next renewal tries again, as the heartbeat loop would."""
+        store = self._new_store()
+        try:
+            own_loop.run_until_complete(store.open())
+        except Exception as exc:
+            log.warning("the loop watchdog cannot reach the store, retrying: %s", exc)
+            with contextlib.suppress(Exception):
+                own_loop.run_until_complete(store.close())
+            return None
+        return store
 
     def _ask(self) -> bool:
         """Have the loop answer when it next runs callbacks; False once it is closed."""
