@@ -109,7 +109,8 @@ def pausing_allowed() -> Iterator[None]:
         allow_collector_pause(False)
 
 
-def test_by_default_the_collector_stays_on_while_a_batch_is_built() -> None:
+def _collector_states_while_building() -> list[bool]:
+    """Whether the collector was on as each of 100 rows was built."""
     seen: list[bool] = []
 
     def factory() -> dict[str, Any]:
@@ -122,23 +123,17 @@ def test_by_default_the_collector_stays_on_while_a_batch_is_built() -> None:
         extra: dict[str, Any] = dataclasses.field(default_factory=factory)
 
     build_many(Row, 100, each={"n": list(range(100))}, shared={})
+    return seen
+
+
+def test_by_default_the_collector_stays_on_while_a_batch_is_built() -> None:
+    seen = _collector_states_while_building()
     assert seen == [True] * 100
 
 
 @pytest.mark.usefixtures("pausing_allowed")
 def test_the_collector_is_off_while_a_batch_is_built_and_on_again_after() -> None:
-    seen: list[bool] = []
-
-    def factory() -> dict[str, Any]:
-        seen.append(gc.isenabled())
-        return {}
-
-    @dataclasses.dataclass(frozen=True, slots=True)
-    class Row:
-        n: int
-        extra: dict[str, Any] = dataclasses.field(default_factory=factory)
-
-    build_many(Row, 100, each={"n": list(range(100))}, shared={})
+    seen = _collector_states_while_building()
     assert seen == [False] * 100
     assert gc.isenabled()
 
