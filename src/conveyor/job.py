@@ -68,22 +68,30 @@ def can_transition(current: JobState, target: JobState) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class JobError:
-    """One failed attempt: what was raised and when."""
+    """One failed attempt: what was raised, when, and when that attempt had started.
+
+    ``started_at`` is the attempt's start, which the store writes from the job row as it
+    appends the error; it is ``None`` for errors recorded before the store kept it.
+    """
 
     attempt: int
     type: str
     message: str
     traceback: str
     at: datetime
+    started_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "attempt": self.attempt,
             "type": self.type,
             "message": self.message,
             "traceback": self.traceback,
             "at": self.at.isoformat(),
         }
+        if self.started_at is not None:
+            data["started_at"] = self.started_at.isoformat()
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JobError:
@@ -93,7 +101,12 @@ class JobError:
             message=str(data["message"]),
             traceback=str(data.get("traceback", "")),
             at=datetime.fromisoformat(data["at"]),
+            started_at=_optional_time(data.get("started_at")),
         )
+
+
+def _optional_time(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(str(value))
 
 
 @dataclass(frozen=True, slots=True)

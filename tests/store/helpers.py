@@ -69,8 +69,19 @@ async def insert_and_claim(
     return claimed
 
 
-def error(attempt: int, message: str = "boom", *, at: datetime = NOW) -> JobError:
-    return JobError(attempt=attempt, type="ValueError", message=message, traceback="tb", at=at)
+def error(
+    attempt: int, message: str = "boom", *, at: datetime = NOW, started_at: datetime = NOW
+) -> JobError:
+    """A failed attempt's error; ``started_at`` is when that attempt was claimed (the store
+    stamps it from the job row, and these tests claim at ``NOW`` unless they say)."""
+    return JobError(
+        attempt=attempt,
+        type="ValueError",
+        message=message,
+        traceback="tb",
+        at=at,
+        started_at=started_at,
+    )
 
 
 def complete(job: Job, result: Any = None) -> Completion:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from conveyor.job import JobState
+from conveyor.job import JobError, JobState
 from conveyor.store.base import Completion, Failure, Store
 from conveyor.store.factory import open_store
 from tests.store.helpers import (
     NOW,
+    TTL,
     claim,
     complete,
     error,
@@ -243,3 +244,30 @@ async def test_ack_from_another_store_instance_is_applied(store: Store, store_ur
 
     assert outcome.acked == [job.id]
     assert (await store.get_job(job_id=job.id)).result == "elsewhere"
+
+
+async def test_each_error_carries_the_start_of_its_attempt(store: Store) -> None:
+    """Failed and rescued attempts alike: the store stamps each error with its attempt's
+    start from the job row, whatever the worker's error said (here: nothing)."""
+    [job] = await insert(store, new_job(max_attempts=3))
+    starts = [NOW, NOW + timedelta(minutes=5), NOW + timedelta(minutes=10)]
+
+    [first] = await claim(store, now=starts[0])
+    unstamped = JobError(attempt=1, type="ValueError", message="boom", traceback="", at=LATER)
+    assert unstamped.started_at is None
+    retry = Failure(first.id, first.lease_token or "", unstamped, retry_at=starts[1])
+    await store.ack_jobs(acks=[retry], now=LATER)
+    [second] = await claim(store, now=starts[1])
+    await store.rescue_expired(now=starts[1] + TTL + timedelta(seconds=1), limit=10)
+    [third] = await claim(store, now=starts[2])
+    await store.ack_jobs(acks=[fail(third, message="fatal")], now=starts[2])
+
+    assert (second.id, third.id) == (job.id, job.id)
+    stored = await store.get_job(job_id=job.id)
+    assert stored.state is JobState.FAILED
+    assert [(e.attempt, e.type) for e in stored.errors] == [
+        (1, "ValueError"),
+        (2, "LeaseExpired"),
+        (3, "ValueError"),
+    ]
+    assert [e.started_at for e in stored.errors] == starts

@@ -245,7 +245,7 @@ SELECT array_agg(id) AS ids FROM done;
 -- name: fail_jobs
 -- Fenced as complete_jobs, and its ids and tokens arrive and leave as there. With a retry
 -- time and attempts left the job waits in 'retrying'; otherwise it is 'failed' for good.
--- The error is appended either way.
+-- The error is appended either way, stamped with the attempt's start from the row.
 WITH done AS (
     UPDATE conveyor_jobs j
     SET state = CASE WHEN x.retry_at IS NOT NULL AND j.attempt < j.max_attempts
@@ -254,7 +254,8 @@ WITH done AS (
                       THEN x.retry_at ELSE j.run_at END,
         finished_at = CASE WHEN x.retry_at IS NOT NULL AND j.attempt < j.max_attempts
                            THEN NULL ELSE %(now)s END,
-        errors = j.errors || jsonb_build_array(x.error),
+        errors = j.errors || jsonb_build_array(x.error || jsonb_build_object('started_at',
+            to_char(j.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'))),
         lease_token = NULL, lease_expires_at = NULL
     FROM unnest(string_to_array(%(ids)s, ',')::bigint[], string_to_array(%(tokens)s, ','),
                 %(errors)b::jsonb[], %(retry_ats)b::timestamptz[]) AS x(id, token, error, retry_at)
@@ -313,7 +314,9 @@ SET state = CASE WHEN j.attempt < j.max_attempts THEN 'available' ELSE 'failed' 
                    || ' stopped heart-beating',
         'traceback', '', 'at', coalesce(%(now_text)s::text,
             to_char(statement_timestamp() AT TIME ZONE 'UTC',
-                    'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')))),
+                    'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')),
+        'started_at', to_char(j.started_at AT TIME ZONE 'UTC',
+                              'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'))),
     lease_token = NULL, lease_expires_at = NULL
 FROM expired WHERE j.id = expired.id
 RETURNING j.id;

@@ -170,7 +170,8 @@ RETURNING conveyor_jobs.id;
 -- name: fail_jobs
 -- :jobs holds [id, token, error, retry_at] per job, error as JSON text, retry_at null for
 -- no retry. With a retry time and attempts left the job waits in 'retrying'; otherwise it
--- is 'failed' for good. The error is appended either way.
+-- is 'failed' for good. The error is appended either way, stamped with the attempt's
+-- start from the row (stored as 'YYYY-MM-DD HH:MM:SS.ffffff' UTC, written out as ISO).
 UPDATE conveyor_jobs
 SET state = CASE WHEN json_extract(a.value, '$[3]') IS NOT NULL AND attempt < max_attempts
                  THEN 'retrying' ELSE 'failed' END,
@@ -179,7 +180,8 @@ SET state = CASE WHEN json_extract(a.value, '$[3]') IS NOT NULL AND attempt < ma
     finished_at = CASE WHEN json_extract(a.value, '$[3]') IS NOT NULL
                             AND attempt < max_attempts
                        THEN NULL ELSE :now END,
-    errors = json_insert(errors, '$[#]', json(json_extract(a.value, '$[2]'))),
+    errors = json_insert(errors, '$[#]', json_set(json_extract(a.value, '$[2]'),
+        '$.started_at', replace(started_at, ' ', 'T') || '+00:00')),
     lease_token = NULL, lease_expires_at = NULL
 FROM json_each(:jobs) AS a
 WHERE conveyor_jobs.id = json_extract(a.value, '$[0]')
@@ -216,7 +218,8 @@ SET state = CASE WHEN attempt < max_attempts THEN 'available' ELSE 'failed' END,
         'attempt', attempt, 'type', 'LeaseExpired',
         'message', 'lease expired: worker ' || coalesce(worker_id, '?')
                    || ' stopped heart-beating',
-        'traceback', '', 'at', :now_text)),
+        'traceback', '', 'at', :now_text,
+        'started_at', replace(started_at, ' ', 'T') || '+00:00')),
     lease_token = NULL, lease_expires_at = NULL
 WHERE id IN (
     SELECT id FROM conveyor_jobs
