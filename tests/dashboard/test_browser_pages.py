@@ -89,3 +89,41 @@ async def test_each_page_renders(server: Server, browser: Any, shot: Shot) -> No
         assert await page.inner_text("h1") == heading
         await page.get_by_text(shown).first.wait_for()
         await shot(page, path.strip("/").replace("/", "-") or "overview")
+
+
+async def test_cancelling_a_batch_after_confirming_its_unfinished_count(
+    server: Server, browser: Any, shot: Shot
+) -> None:
+    # The queue is paused so that the children wait: all four are unfinished when asked.
+    await server.app.pause_queue(QUEUE)
+    batch = await server.app.enqueue_batch("dash.echo", [{"text": f"c{n}"} for n in range(4)])
+    reader = await signed_in(browser, server, READER_TOKEN)
+    await reader.goto(f"/batches/{batch.id}")
+    await reader.get_by_text("4 pending").wait_for()
+    assert await reader.locator("main button").count() == 0
+
+    page = await signed_in(browser, server)
+    await page.goto(f"/batches/{batch.id}")
+    button = page.get_by_role("button", name="Cancel 4 unfinished jobs")
+    await button.wait_for()
+    await shot(page, "batch-cancel-offered")
+    await mark_page(page)
+    asked: list[str] = []
+
+    async def confirm(dialog: Any) -> None:
+        asked.append(dialog.message)
+        await dialog.accept()
+
+    page.once("dialog", confirm)
+    await button.click()
+    await page.get_by_text("4 cancelled").wait_for()
+    assert asked == [
+        f"Cancel the 4 unfinished jobs of batch #{batch.id}? "
+        "Its finished jobs are left as they are."
+    ]
+    assert await page.locator("#batch-actions").count() == 0
+    assert await still_unreloaded(page)
+    await shot(page, "batch-cancelled")
+    children = (await server.app.batch_jobs(batch.id)).jobs
+    assert [j.state for j in children] == [JobState.CANCELLED] * 4
+    await server.app.resume_queue(QUEUE)
