@@ -41,6 +41,8 @@ async def run_plan(plan: InsertPlan, connection: Any) -> list[Inserted]:
     """Execute ``plan`` on ``connection`` without committing: the caller's transaction
     decides whether the jobs exist."""
     inserted = await _fetch(connection, plan.insert())
+    if (tally := plan.tally(inserted)) is not None:
+        await _fetch(connection, tally)
     second = plan.existing(inserted)
     existing = [] if second is None else await _fetch(connection, second)
     return plan.finish(inserted, existing)
@@ -49,6 +51,8 @@ async def run_plan(plan: InsertPlan, connection: Any) -> list[Inserted]:
 def run_plan_sync(plan: InsertPlan, connection: Any) -> list[Inserted]:
     """As ``run_plan``, for synchronous connections only."""
     inserted = _fetch_sync(connection, plan.insert())
+    if (tally := plan.tally(inserted)) is not None:
+        _fetch_sync(connection, tally)
     second = plan.existing(inserted)
     existing = [] if second is None else _fetch_sync(connection, second)
     return plan.finish(inserted, existing)
@@ -67,7 +71,7 @@ async def _fetch(connection: Any, statement: SqlStatement) -> Rows:
         if hasattr(connection, "get_bind") and not hasattr(connection, "exec_driver_sql"):
             target = await connection.connection()  # AsyncSession -> AsyncConnection
         result = await target.exec_driver_sql(statement.sql, dict(statement.params))
-        return [dict(row) for row in result.mappings().all()]
+        return [dict(row) for row in result.mappings().all()] if result.returns_rows else []
     return _fetch_sync(connection, statement)
 
 
@@ -95,7 +99,7 @@ def _fetch_sync(connection: Any, statement: SqlStatement) -> Rows:
             raise ConfigurationError("use `await app.enqueue(...)` with an async connection")
         target = connection.connection() if hasattr(connection, "get_bind") else connection
         result = target.exec_driver_sql(statement.sql, params)
-        return [dict(row) for row in result.mappings().all()]
+        return [dict(row) for row in result.mappings().all()] if result.returns_rows else []
     connection_dialect(connection)  # raises a clear error for anything else
     raise AssertionError("unreachable")
 

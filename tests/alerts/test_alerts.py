@@ -80,7 +80,8 @@ async def test_a_burst_of_failures_gives_one_mail_then_a_digest_then_resolved(
 
 async def test_an_unreachable_mail_server_never_delays_jobs(store_url: str) -> None:
     app = build(store_url, smtp_url=f"smtp://127.0.0.1:{free_port()}", alert_email="ops@x.org")
-    alerts = Alerts(app.settings).install(app)
+    failed: list[str] = []
+    alerts = Alerts(app.settings, on_delivery_failure=failed.append).install(app)
     alerts.deliverer.backoff = 0.01
     await app.enqueue("wash", Wash(n=0))
     for n in range(1, 50):
@@ -88,5 +89,6 @@ async def test_an_unreachable_mail_server_never_delays_jobs(store_url: str) -> N
     assert await drain(app) == 50  # every job ran while the first alert could not be sent
     await alerts.deliverer.drain()
     assert alerts.deliverer.failures == alerts.deliverer.attempts
+    assert failed == ["email"] * alerts.deliverer.attempts  # each attempt, by its channel
     await alerts.close()
     await app.close()

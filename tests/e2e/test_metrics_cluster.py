@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.cli.test_serve import free_port
@@ -159,3 +160,72 @@ async def test_rate_limit_waits_of_two_worker_processes_add_up_in_one_scrape(
         finally:
             for process in (*workers, api):
                 stop(process)
+
+
+def enqueue_in_a_process_of_its_own(url: str, *args: str) -> None:
+    """``conveyor enqueue ARGS``: a process that enqueues one job and exits."""
+    env = {**os.environ, "CONVEYOR_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+    subprocess.run(
+        [sys.executable, "-m", "conveyor.cli", "--app", APP, "enqueue", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        check=True,
+        timeout=120,
+    )
+
+
+async def test_enqueues_of_every_process_add_up_in_one_scrape(store_url: str) -> None:
+    enqueued = ("conveyor_jobs_enqueued_total", (("queue", "left"), ("task", "m.ok")))
+    async with opened(build(store_url)) as app:
+        await app.enqueue_many("m.ok", [{"n": n} for n in range(OK_PER_QUEUE)], queue="left")
+        for _ in range(2):  # the second one finds the key taken: not counted
+            enqueue_in_a_process_of_its_own(
+                store_url,
+                "m.ok",
+                "--json",
+                '{"n": 99}',
+                "--queue",
+                "left",
+                "--idempotency-key",
+                "k",
+            )
+        enqueue_in_a_process_of_its_own(store_url, "m.ok", "--json", '{"n": 98}', "--queue", "left")
+        api_port = free_port()
+        api = start_api(store_url, api_port)
+        try:
+            cluster = samples(await scrape(f"http://127.0.0.1:{api_port}/metrics"))
+            await app.enqueue("m.ok", {"n": 97}, queue="left")
+            again = samples(await scrape(f"http://127.0.0.1:{api_port}/metrics"))
+        finally:
+            stop(api)
+    assert cluster[enqueued] == OK_PER_QUEUE + 2
+    assert again[enqueued] == OK_PER_QUEUE + 3
+
+
+async def test_failed_alert_deliveries_are_counted_in_every_scrape(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A port nothing listens on: every attempt to post the alert is refused.
+    monkeypatch.setenv("CONVEYOR_ALERT_WEBHOOK_URL", f"http://127.0.0.1:{free_port()}/hook")
+    failures = ("conveyor_alert_delivery_failures_total", (("channel", "webhook"),))
+    async with opened(build(store_url)) as app:
+        await app.enqueue("m.bad", {"n": 1}, queue="left")  # fails for good: one alert
+        own_port, api_port = free_port(), free_port()
+        worker = start_worker(
+            store_url, "--queues", "left", "--metrics-port", str(own_port), app=APP, lease_ttl=1.5
+        )
+        api = start_api(store_url, api_port)
+        try:
+            for _ in range(600):  # hang guard: the job fails, the post fails, a heartbeat
+                cluster = samples(await scrape(f"http://127.0.0.1:{api_port}/metrics"))
+                if cluster.get(failures, 0) >= 1:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError(f"no failed delivery counted: {cluster}")
+            own = samples(await scrape(f"http://127.0.0.1:{own_port}/metrics"))
+        finally:
+            for process in (worker, api):
+                stop(process)
+    assert own[failures] >= 1

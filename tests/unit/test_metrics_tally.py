@@ -120,3 +120,47 @@ def test_tally_forgets_buckets_older_than_it_keeps() -> None:
     written = Tally.from_json(tally.to_json())
     assert len(written.minutes) == KEPT_MINUTES and len(written.hours) == KEPT_HOURS
     assert written.finished[("mail", "email", "completed")] == 3 * 24 * 60
+
+
+def test_alert_failures_survive_json_and_merge_by_channel() -> None:
+    one, two = Tally(), Tally()
+    one.alert_failed("webhook")
+    one.alert_failed("webhook")
+    two.alert_failed("email")
+    two.alert_failed("webhook")
+
+    merged = Tally.merged([one.to_json(), two.to_json()])
+
+    assert merged.alert_failures == {"webhook": 3, "email": 1}
+
+
+def test_a_tally_written_before_alert_failures_existed_reads_as_none_counted() -> None:
+    old = '{"finished":[["mail","email","completed",2]],"durations":[],"rate_waits":[]}'
+
+    tally = Tally.from_json(old)
+
+    assert tally.finished == {("mail", "email", "completed"): 2}
+    assert tally.alert_failures == {}
+
+
+def test_exposition_has_enqueued_jobs_and_alert_delivery_failures() -> None:
+    tally = Tally()
+    tally.alert_failed("webhook")
+    enqueued = {("mail", "email"): 7, ("sms", "text"): 1}
+
+    text = exposition(Figures(tally=tally, now=NOW, enqueued=enqueued)).decode()
+    found = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+    }
+
+    assert found[("conveyor_jobs_enqueued_total", (("queue", "email"), ("task", "mail")))] == 7
+    assert found[("conveyor_jobs_enqueued_total", (("queue", "text"), ("task", "sms")))] == 1
+    assert found[("conveyor_alert_delivery_failures_total", (("channel", "webhook"),))] == 1
+
+
+def test_a_worker_endpoint_without_enqueue_figures_has_no_enqueued_family() -> None:
+    text = exposition(Figures(tally=Tally(), now=NOW, executors=2)).decode()
+
+    assert "conveyor_jobs_enqueued" not in text

@@ -5,30 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Any
 from urllib.parse import urlsplit
 
 log = logging.getLogger("conveyor.alerts")
-
-
-def _failure_counter() -> Any:
-    """``conveyor_alert_delivery_failures_total{channel}`` in prometheus_client's default
-    registry when prometheus_client is installed; otherwise nothing is imported."""
-    try:
-        from prometheus_client import REGISTRY, Counter  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    existing = REGISTRY._names_to_collectors.get("conveyor_alert_delivery_failures_total")
-    if existing is not None:
-        return existing
-    return Counter(
-        "conveyor_alert_delivery_failures",
-        "Alert deliveries (mail or webhook) that failed, each attempt counted.",
-        ["channel"],
-    )
 
 
 @dataclass(frozen=True)
@@ -41,7 +23,9 @@ class Alert:
 
 class Deliverer:
     """Sends alerts without ever blocking the caller: ``submit`` puts on a bounded queue
-    (dropping, with a log line, when full) and one task delivers, retrying with backoff."""
+    (dropping, with a log line, when full) and one task delivers, retrying with backoff.
+    Each failed attempt calls ``on_failure(channel)`` (``"email"`` or ``"webhook"``): a
+    worker counts them in its tally, which carries them to every ``/metrics``."""
 
     def __init__(
         self,
@@ -54,6 +38,7 @@ class Deliverer:
         attempts: int = 5,
         backoff: float = 1.0,
         timeout: float = 10.0,
+        on_failure: Callable[[str], None] | None = None,
     ) -> None:
         self.smtp_url = smtp_url
         self.mail_from = mail_from
@@ -63,13 +48,11 @@ class Deliverer:
         self.backoff = backoff
         self.timeout = timeout
         self.failures = 0
-        """Failed delivery attempts in this process (also the Prometheus counter)."""
+        """Failed delivery attempts in this process."""
+        self.on_failure = on_failure
         self.dropped = 0
         self._queue: asyncio.Queue[Alert] = asyncio.Queue(maxsize=max_queued)
         self._task: asyncio.Task[None] | None = None
-        # Only alerts that can be sent can fail: a worker without a target never imports
-        # prometheus_client for this (slow to import).
-        self._counter = _failure_counter() if self.enabled else None
 
     @property
     def enabled(self) -> bool:
@@ -120,8 +103,8 @@ class Deliverer:
                 return
             except Exception as exc:
                 self.failures += 1
-                if self._counter is not None:
-                    self._counter.labels(channel=channel).inc()
+                if self.on_failure is not None:
+                    self.on_failure(channel)
                 log.warning(
                     "alert %s delivery failed (attempt %d of %d): %s",
                     channel,

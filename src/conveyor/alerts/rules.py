@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,7 @@ class Alerts:
         deliverer: Deliverer | None = None,
         incidents: IncidentClaims | None = None,
         now: Any = None,
+        on_delivery_failure: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.deliverer = deliverer or Deliverer(
@@ -52,6 +54,7 @@ class Alerts:
             mail_from=settings.alert_from,
             mail_to=[a.strip() for a in (settings.alert_email or "").split(",") if a.strip()],
             webhook_url=settings.alert_webhook_url,
+            on_failure=on_delivery_failure,
         )
         self.incidents: IncidentClaims = incidents or MemoryIncidents()
         self.window = timedelta(seconds=settings.alert_digest_seconds)
@@ -202,10 +205,17 @@ class Alerts:
         )
 
 
-async def start_alerts(app: Conveyor) -> Alerts | None:
+async def start_alerts(
+    app: Conveyor, *, on_delivery_failure: Callable[[str], None] | None = None
+) -> Alerts | None:
     """Install and start the built-in alerts on ``app`` when a mail or webhook target is set
-    (called by ``conveyor worker`` and ``conveyor serve``)."""
-    alerts = Alerts(app.settings, incidents=StoreIncidents(await app.store()))
+    (called by ``conveyor worker`` and ``conveyor serve``, which pass their worker's
+    ``Tally.alert_failed`` as ``on_delivery_failure``: see ``Deliverer``)."""
+    alerts = Alerts(
+        app.settings,
+        incidents=StoreIncidents(await app.store()),
+        on_delivery_failure=on_delivery_failure,
+    )
     if not alerts.deliverer.enabled:
         return None
     alerts.install(app)

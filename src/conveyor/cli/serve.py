@@ -86,7 +86,11 @@ async def serve(
     services = contextlib.AsyncExitStack()
     for service in app.services:  # the application's companions (app.add_service)
         await services.enter_async_context(service(app))
-    alerts = await start_alerts(app) if worker is not None else None
+    alerts = (
+        await start_alerts(app, on_delivery_failure=worker.tally.alert_failed)
+        if worker is not None
+        else None
+    )
     tasks = [asyncio.create_task(server.serve(), name="conveyor-api")]
     if worker is not None:
         tasks.append(asyncio.create_task(worker.run(), name="conveyor-worker"))

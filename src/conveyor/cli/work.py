@@ -69,7 +69,7 @@ async def run_worker(
         endpoint = load("conveyor.metrics.endpoint", command="conveyor worker", extra="metrics")
         bound = endpoint.serve_worker_metrics(worker, host=metrics_host, port=metrics_port)
         echo(f"worker metrics at http://{metrics_host}:{bound}/metrics")
-    alerts = await start_alerts(app)
+    alerts = await start_alerts(app, on_delivery_failure=worker.tally.alert_failed)
     runner = asyncio.create_task(worker.run(handle_signals=True))
     watcher = asyncio.create_task(_recycle_when_too_big(worker, max_memory_mb, alerts))
     scheduler = Scheduler(app) if with_scheduler else None

@@ -10,10 +10,14 @@ from conveyor.metrics.snapshot import read_snapshot
 
 
 async def read_figures(app: Conveyor) -> Figures:
-    """The figures of one scrape: three indexed reads (``snapshot.read_snapshot``)."""
+    """The figures of one scrape: four indexed reads (``snapshot.read_snapshot``)."""
     snapshot = await read_snapshot(app)
     return Figures(
-        tally=snapshot.tally, now=snapshot.now, depths=snapshot.depths, workers=snapshot.workers
+        tally=snapshot.tally,
+        now=snapshot.now,
+        depths=snapshot.depths,
+        workers=snapshot.workers,
+        enqueued=snapshot.enqueued,
     )
 
 

@@ -26,17 +26,29 @@ DEPTH_STATES = ("available", "scheduled", "running", "retrying")
 
 @dataclass(frozen=True)
 class Figures:
-    """What one scrape reports. ``depths`` and ``workers`` are ``None`` for a worker's
-    own endpoint, which reports only what that process did."""
+    """What one scrape reports. ``depths``, ``workers`` and ``enqueued`` are ``None`` for a
+    worker's own endpoint, which reports only what that process did (a worker process's
+    enqueues are counted by the store, for the cluster, not by the process)."""
 
     tally: Tally
     now: datetime
     depths: list[QueueDepth] | None = None
     workers: list[WorkerInfo] | None = None
     executors: int | None = None
+    enqueued: dict[tuple[str, str], int] | None = None
 
 
 def families(figures: Figures) -> Iterator[Metric]:
+    if figures.enqueued is not None:
+        enqueued = CounterMetricFamily(
+            "conveyor_jobs_enqueued",
+            "Jobs enqueued (counted in the inserting transaction; duplicates of an "
+            "idempotency key and rolled-back enqueues are not)",
+            labels=["task", "queue"],
+        )
+        for (task, queue), count in sorted(figures.enqueued.items()):
+            enqueued.add_metric([task, queue], count)
+        yield enqueued
     yield from _finished(figures.tally)
     waits = CounterMetricFamily(
         "conveyor_rate_limit_waits",
@@ -46,6 +58,14 @@ def families(figures: Figures) -> Iterator[Metric]:
     for task, count in sorted(figures.tally.rate_waits.items()):
         waits.add_metric([task], count)
     yield waits
+    failures = CounterMetricFamily(
+        "conveyor_alert_delivery_failures",
+        "Failed attempts to deliver an alert (each retry counted), by channel",
+        labels=["channel"],
+    )
+    for channel, count in sorted(figures.tally.alert_failures.items()):
+        failures.add_metric([channel], count)
+    yield failures
     if figures.depths is not None:
         named = {q for w in figures.workers or [] for q in (w.queues or [])}
         yield from _depths(figures.depths, figures.now, named)

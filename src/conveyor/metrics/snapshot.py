@@ -1,4 +1,5 @@
-"""The cluster as one read sees it: open jobs by queue and state, live workers, summed tallies.
+"""The cluster as one read sees it: open jobs by queue and state, live workers, summed
+tallies and the jobs enqueued.
 
 Shared by the ``/metrics`` scrape and the alert rules; it imports no Prometheus code.
 """
@@ -22,17 +23,19 @@ MAX_WORKERS = 10_000
 @dataclass(frozen=True)
 class ClusterSnapshot:
     """``workers`` are the live ones: ``running`` or ``stopping``, with a heartbeat under
-    three lease periods old."""
+    three lease periods old. ``enqueued`` counts jobs ever enqueued by (task, queue)."""
 
     tally: Tally
     now: datetime
     depths: list[QueueDepth]
     workers: list[WorkerInfo]
+    enqueued: dict[tuple[str, str], int]
 
 
 async def read_snapshot(app: Conveyor) -> ClusterSnapshot:
-    """Three indexed reads, whatever the number of jobs: open jobs by queue and state,
-    the worker registry, and the workers' tallies."""
+    """Four indexed reads, whatever the number of jobs: open jobs by queue and state,
+    the worker registry, the workers' tallies and the enqueue counters (a few rows per
+    task and queue)."""
     store = await app.store()
     now = app.clock.now()
     fresh = now - timedelta(seconds=3 * app.settings.lease_ttl_seconds)
@@ -46,4 +49,5 @@ async def read_snapshot(app: Conveyor) -> ClusterSnapshot:
         now=now,
         depths=await store.queue_depths(now=now),
         workers=workers,
+        enqueued=await store.enqueue_tallies(),
     )

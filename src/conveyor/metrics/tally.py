@@ -64,12 +64,14 @@ class Durations:
 @dataclass
 class Tally:
     """Counters keyed by labels, which only grow (``rate_waits`` counts, by task, the jobs
-    a rate limit held back: see ``Worker._count_rate_waits``), and the recent per-minute
-    and per-hour buckets, which roll."""
+    a rate limit held back: see ``Worker._count_rate_waits``; ``alert_failures``, by
+    channel, the failed attempts to deliver an alert: see ``Deliverer``), and the recent
+    per-minute and per-hour buckets, which roll."""
 
     finished: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     durations: dict[tuple[str, str], Durations] = field(default_factory=dict)
     rate_waits: Counter[str] = field(default_factory=Counter)
+    alert_failures: Counter[str] = field(default_factory=Counter)
     # (minutes or hours since the epoch, outcome) -> runs that ended in that minute or hour
     minutes: Counter[tuple[int, str]] = field(default_factory=Counter)
     hours: Counter[tuple[int, str]] = field(default_factory=Counter)
@@ -86,6 +88,10 @@ class Tally:
             self.minutes[(minute, outcome)] += 1
             self.hours[(minute // 60, outcome)] += 1
 
+    def alert_failed(self, channel: str) -> None:
+        """Count one failed attempt to deliver an alert through ``channel``."""
+        self.alert_failures[channel] += 1
+
     def _forget_old(self, minute: int) -> None:
         """Drop the buckets a tally no longer keeps (once per new bucket, not per job), so
         that a long-lived worker's tally does not grow."""
@@ -101,6 +107,7 @@ class Tally:
         for key, durations in other.durations.items():
             self.durations.setdefault(key, Durations()).add(durations)
         self.rate_waits.update(other.rate_waits)
+        self.alert_failures.update(other.alert_failures)
         self.minutes.update(other.minutes)
         self.hours.update(other.hours)
 
@@ -113,6 +120,7 @@ class Tally:
                     for (task, queue), d in sorted(self.durations.items())
                 ],
                 "rate_waits": [[task, count] for task, count in sorted(self.rate_waits.items())],
+                "alert_failures": sorted(map(list, self.alert_failures.items())),
                 "minutes": _recent(self.minutes, KEPT_MINUTES),
                 "hours": _recent(self.hours, KEPT_HOURS),
             },
@@ -135,6 +143,9 @@ class Tally:
                 tally.durations.setdefault((str(task), str(queue)), Durations()).add(durations)
             for task, count in data.get("rate_waits", []):
                 tally.rate_waits[str(task)] += int(count)
+            # Absent from the tallies of workers older than this field: none counted.
+            for channel, count in data.get("alert_failures", []):
+                tally.alert_failures[str(channel)] += int(count)
             for buckets, counter in (
                 (data.get("minutes", []), tally.minutes),
                 (data.get("hours", []), tally.hours),

@@ -167,6 +167,11 @@ class InsertPlan(Protocol):
         """Select the jobs that already held a key, or ``None`` when nothing conflicted."""
         ...
 
+    def tally(self, inserted_rows: Sequence[Mapping[str, Any]]) -> SqlStatement | None:
+        """Count the jobs the insert created in the enqueue tally, in the same transaction;
+        ``None`` when the insert statement counted them itself or created none."""
+        ...
+
     def finish(
         self,
         inserted_rows: Sequence[Mapping[str, Any]],
@@ -331,6 +336,11 @@ class Store(ScheduleStore, IncidentStore, Protocol):
 
         Raises ``JobNotFound``, or ``InvalidTransition`` when the job is not final.
         """
+        ...
+
+    async def enqueue_tallies(self) -> dict[tuple[str, str], int]:
+        """Jobs ever enqueued, by (task, queue): every job that landed in the jobs table,
+        counted by the transaction that inserted it (pruning does not lower it)."""
         ...
 
     async def count_jobs(self) -> list[QueueCount]: ...

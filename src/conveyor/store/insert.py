@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import repeat
 from operator import attrgetter, itemgetter
@@ -20,6 +21,8 @@ TimeEncoder = Callable[[datetime], Any]
 
 class BatchInsertPlan:
     """Inserts a batch in one statement; a second one fetches the holders of taken keys.
+    Where the insert statement cannot count what it inserted (SQLite), ``tally`` is one
+    more statement that does, in the same transaction.
 
     Pairing rows back to the request relies on two facts: keyed rows are matched by
     ``(task, idempotency_key)``, and unkeyed rows receive ids in input order because the
@@ -37,6 +40,7 @@ class BatchInsertPlan:
         existing_sql: LiteralString,
         encode_time: TimeEncoder,
         parse_row: RowParser,
+        tally_sql: LiteralString | None = None,
     ) -> None:
         self._jobs = list(jobs)
         self._now = now
@@ -45,6 +49,7 @@ class BatchInsertPlan:
         self._existing_sql = existing_sql
         self._encode_time = encode_time
         self._parse_row = parse_row
+        self._tally_sql = tally_sql
         self._prepared: tuple[list[Job], list[Inserted]] | None = None
 
     @property
@@ -81,6 +86,30 @@ class BatchInsertPlan:
             return None
         keys = [{"task": task, "key": key} for task, key in sorted(missing)]
         return SqlStatement(self._existing_sql, {"keys": json.dumps(keys)})
+
+    def tally(self, inserted_rows: Sequence[Mapping[str, Any]]) -> SqlStatement | None:
+        """The statement that counts the jobs the insert created in the enqueue tally, or
+        ``None`` when the insert statement counted them itself (PostgreSQL) or created none."""
+        if self._tally_sql is None:
+            return None
+        created = self._jobs if not self._is_keyed else self._created(inserted_rows)
+        if not created:
+            return None
+        return SqlStatement(self._tally_sql, {"counts": enqueue_counts(created)})
+
+    def _created(self, inserted_rows: Sequence[Mapping[str, Any]]) -> list[NewJob]:
+        """The requested jobs the insert created: every unkeyed one, and the first job of
+        each key the insert returned (a key given twice in one batch creates one job)."""
+        new_keys = {(task, key) for _, task, key in inserted(inserted_rows) if key is not None}
+        created: list[NewJob] = []
+        for job in self._jobs:
+            key = (job.task, job.idempotency_key)
+            if job.idempotency_key is None:
+                created.append(job)
+            elif key in new_keys:
+                new_keys.discard(key)
+                created.append(job)
+        return created
 
     def finish(
         self,
@@ -148,6 +177,22 @@ def inserted(rows: Sequence[Mapping[str, Any]]) -> list[tuple[int, str | None, s
         return triples
     triples = [(int(r["id"]), r.get("task"), r.get("idempotency_key")) for r in rows]
     return sorted(triples, key=itemgetter(0))
+
+
+def enqueue_counts(jobs: Iterable[NewJob]) -> str:
+    """How many of ``jobs`` each (task, queue) has, as the JSON array of ``{task, queue,
+    count}`` that a tally statement reads."""
+    return _counts_json(Counter((job.task, job.queue) for job in jobs))
+
+
+def enqueue_counts_of(rows: Iterable[Mapping[str, Any]]) -> str:
+    """``enqueue_counts`` of inserted rows that carry their ``task`` and ``queue``."""
+    return _counts_json(Counter((str(row["task"]), str(row["queue"])) for row in rows))
+
+
+def _counts_json(counts: Counter[tuple[str, str]]) -> str:
+    rows = [{"task": t, "queue": q, "count": n} for (t, q), n in sorted(counts.items())]
+    return json.dumps(rows, separators=(",", ":"))
 
 
 def inserted_ids(rows: Sequence[Mapping[str, Any]]) -> list[int]:

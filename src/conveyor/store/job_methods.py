@@ -38,8 +38,9 @@ def filter_params(f: JobFilter, db: Connector) -> dict[str, Any]:
 
 class JobMethods(QueryRunner):
     """``get_job``, ``list_jobs``, ``cancel_jobs``, ``retry_jobs``, ``retry_failed``,
-    ``rerun_job``, ``count_jobs``, ``job_stats``, ``save_progress``, ``save_checkpoint``,
-    ``rescue_expired``, ``prune_finished``, ``rate_bucket`` and ``running_with_key``."""
+    ``rerun_job``, ``enqueue_tallies``, ``count_jobs``, ``job_stats``, ``save_progress``,
+    ``save_checkpoint``, ``rescue_expired``, ``prune_finished``, ``rate_bucket`` and
+    ``running_with_key``."""
 
     async def get_job(self, *, job_id: int) -> Job:
         rows = await self._db.read("get_job", {"id": job_id})
@@ -69,11 +70,15 @@ class JobMethods(QueryRunner):
         return await self._db.execute("retry_failed", params)
 
     async def rerun_job(self, *, job_id: int, now: datetime) -> Job:
-        rows = await self._db.write("rerun_job", {"id": job_id, "now": self._db.time(now)})
+        rows = await self._db.write_jobs("rerun_job", {"id": job_id, "now": self._db.time(now)})
         if not rows:
             original = await self.get_job(job_id=job_id)  # raises JobNotFound
             raise InvalidTransition(job_id, original.state.value, "re-run")
         return self._job(rows[0])
+
+    async def enqueue_tallies(self) -> dict[tuple[str, str], int]:
+        rows = await self._db.read("enqueue_tallies", {})
+        return {(str(r["task"]), str(r["queue"])): int(r["count"]) for r in rows}
 
     async def count_jobs(self) -> list[QueueCount]:
         rows = await self._db.read("count_jobs", {})

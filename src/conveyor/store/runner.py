@@ -31,6 +31,12 @@ class Connector(Protocol):
         """Run a statement that writes, in a transaction of its own; the rows it returns."""
         ...
 
+    async def write_jobs(self, name: str, params: Params) -> list[Row]:
+        """Run a statement that inserts jobs and returns them (``task`` and ``queue``
+        included), in a transaction of its own that also counts them in the enqueue tally:
+        the statement does on PostgreSQL, one more statement on SQLite."""
+        ...
+
     async def execute(self, name: str, params: Params) -> int:
         """Run a statement that writes, in a transaction of its own; the rows it changed."""
         ...

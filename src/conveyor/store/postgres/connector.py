@@ -206,6 +206,10 @@ class PostgresConnector:
     async def write(self, name: str, params: Params) -> list[Row]:
         return await self.fetch(QUERIES[name], params)
 
+    async def write_jobs(self, name: str, params: Params) -> list[Row]:
+        # The statement counts what it inserts itself (a data-modifying CTE).
+        return await self.write(name, params)
+
     async def execute(self, name: str, params: Params) -> int:
         return (await self.execute_all([(name, params)]))[0]
 

@@ -71,6 +71,13 @@ WITH inserted AS (
     ORDER BY x.ord
     ON CONFLICT (task, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id, task, idempotency_key, queue, state
+), counted AS (
+    -- The jobs just inserted, counted in this transaction (migration 0018); the ORDER BY
+    -- takes the counter rows' locks in one order, so two enqueuers cannot deadlock on them.
+    INSERT INTO conveyor_enqueue_tally AS t (task, queue, shard, count)
+    SELECT task, queue, mod(pg_backend_pid(), 16), count(*) FROM inserted
+    GROUP BY task, queue ORDER BY task, queue
+    ON CONFLICT (task, queue, shard) DO UPDATE SET count = t.count + excluded.count
 ), notified AS (
     SELECT pg_notify('conveyor_jobs', queues.queue)
     FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'available') AS queues
@@ -118,7 +125,14 @@ WITH inserted AS (
                            concurrency_limit, rate_key, rate_per_second, rate_burst,
                            fairness_key, traceparent, ord)
     ORDER BY x.ord
-    RETURNING id, queue, state
+    RETURNING id, task, queue, state
+), counted AS (
+    -- The jobs just inserted, counted in this transaction (migration 0018); the ORDER BY
+    -- takes the counter rows' locks in one order, so two enqueuers cannot deadlock on them.
+    INSERT INTO conveyor_enqueue_tally AS t (task, queue, shard, count)
+    SELECT task, queue, mod(pg_backend_pid(), 16), count(*) FROM inserted
+    GROUP BY task, queue ORDER BY task, queue
+    ON CONFLICT (task, queue, shard) DO UPDATE SET count = t.count + excluded.count
 ), notified AS (
     SELECT pg_notify('conveyor_jobs', queues.queue)
     FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'available') AS queues
@@ -393,17 +407,30 @@ WHERE state = 'failed'
 
 -- name: rerun_job
 -- Clone a final job into a new one; the clone carries no idempotency key (the original
--- keeps it) and starts with a clean attempt count.
-INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
-                           created_at, timeout_seconds, rerun_of, concurrency_key,
-                           concurrency_limit, rate_key, rate_per_second, rate_burst,
-                           fairness_key)
-SELECT task, queue, 'available', payload, priority, max_attempts, %(now)s, %(now)s,
-       timeout_seconds, id, concurrency_key, concurrency_limit, rate_key, rate_per_second,
-       rate_burst, fairness_key
-FROM conveyor_jobs
-WHERE id = %(id)s AND state IN ('completed', 'failed', 'cancelled')
-RETURNING *;
+-- keeps it) and starts with a clean attempt count. It counts as enqueued (migration 0018).
+WITH inserted AS (
+    INSERT INTO conveyor_jobs (task, queue, state, payload, priority, max_attempts, run_at,
+                               created_at, timeout_seconds, rerun_of, concurrency_key,
+                               concurrency_limit, rate_key, rate_per_second, rate_burst,
+                               fairness_key)
+    SELECT task, queue, 'available', payload, priority, max_attempts, %(now)s, %(now)s,
+           timeout_seconds, id, concurrency_key, concurrency_limit, rate_key, rate_per_second,
+           rate_burst, fairness_key
+    FROM conveyor_jobs
+    WHERE id = %(id)s AND state IN ('completed', 'failed', 'cancelled')
+    RETURNING *
+), counted AS (
+    INSERT INTO conveyor_enqueue_tally AS t (task, queue, shard, count)
+    SELECT task, queue, mod(pg_backend_pid(), 16), count(*) FROM inserted GROUP BY task, queue
+    ON CONFLICT (task, queue, shard) DO UPDATE SET count = t.count + excluded.count
+)
+SELECT * FROM inserted;
+
+-- name: enqueue_tallies
+-- Jobs ever enqueued, by task and queue: the counters' shards summed (migration 0018).
+-- The table holds a few rows per (task, queue), never one per job.
+SELECT task, queue, sum(count) AS count FROM conveyor_enqueue_tally
+GROUP BY task, queue ORDER BY task, queue;
 
 -- name: count_jobs
 SELECT queue, state, count(*) AS count FROM conveyor_jobs GROUP BY queue, state;
@@ -535,7 +562,14 @@ WITH batch AS (
                            timeout_seconds, concurrency_key, concurrency_limit, rate_key,
                            rate_per_second, rate_burst, fairness_key, ord)
     ORDER BY x.ord
-    RETURNING queue, state
+    RETURNING task, queue, state
+), counted AS (
+    -- The jobs just inserted, counted in this transaction (migration 0018); the ORDER BY
+    -- takes the counter rows' locks in one order, so two enqueuers cannot deadlock on them.
+    INSERT INTO conveyor_enqueue_tally AS t (task, queue, shard, count)
+    SELECT task, queue, mod(pg_backend_pid(), 16), count(*) FROM inserted
+    GROUP BY task, queue ORDER BY task, queue
+    ON CONFLICT (task, queue, shard) DO UPDATE SET count = t.count + excluded.count
 ), notified AS (
     SELECT pg_notify('conveyor_jobs', queues.queue)
     FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'available') AS queues

@@ -10,9 +10,15 @@ from datetime import datetime
 from conveyor.batches import Batch, NewBatch
 from conveyor.store.base import NewJob
 from conveyor.store.batches import batch_from_row
-from conveyor.store.insert import insert_params
+from conveyor.store.insert import enqueue_counts, insert_params
 from conveyor.store.runner import Row
-from conveyor.store.sqlite.connector import SqliteConnector, decode_time, encode_time, rows
+from conveyor.store.sqlite.connector import (
+    QUERIES,
+    SqliteConnector,
+    decode_time,
+    encode_time,
+    rows,
+)
 
 
 async def insert_batch(
@@ -22,6 +28,7 @@ async def insert_batch(
     batch that already holds its idempotency key (and ``False``)."""
     params = {**batch.params(len(jobs)), "now": encode_time(now)}
     children = insert_params(jobs, now, encode_time)
+    counts = {"counts": enqueue_counts(jobs)}  # a created batch inserts every child
 
     def run(conn: sqlite3.Connection) -> tuple[Row, bool]:
         created = rows(conn, "insert_batch", params)
@@ -30,6 +37,7 @@ async def insert_batch(
             return rows(conn, "get_batch_by_key", key)[0], False
         batch_id = created[0]["batch_id"]
         rows(conn, "insert_batch_jobs", {**children, "batch_id": batch_id})
+        conn.execute(QUERIES["tally_enqueued"], counts)
         return rows(conn, "get_batch", {"id": batch_id})[0], True
 
     row, created = await db.run_write(run)

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from conveyor.errors import StoreError, StoreUnavailable
 from conveyor.job import Job
 from conveyor.store.base import NewJob
-from conveyor.store.insert import BatchInsertPlan
+from conveyor.store.insert import BatchInsertPlan, enqueue_counts_of
 from conveyor.store.rows import job_from_row
 from conveyor.store.runner import Params, Row
 from conveyor.store.sql import load_queries
@@ -306,6 +306,15 @@ class SqliteConnector:
     async def write(self, name: str, params: Params) -> list[Row]:
         return await self.run_write(lambda conn: rows(conn, name, params))
 
+    async def write_jobs(self, name: str, params: Params) -> list[Row]:
+        def run(conn: sqlite3.Connection) -> list[Row]:
+            created = rows(conn, name, params)
+            if created:
+                conn.execute(QUERIES["tally_enqueued"], {"counts": enqueue_counts_of(created)})
+            return created
+
+        return await self.run_write(run)
+
     async def execute(self, name: str, params: Params) -> int:
         return await self.run_write(lambda conn: conn.execute(QUERIES[name], params).rowcount)
 
@@ -342,4 +351,5 @@ class SqliteConnector:
             existing_sql=QUERIES["select_existing_jobs"],
             encode_time=encode_time,
             parse_row=parse_row,
+            tally_sql=QUERIES["tally_enqueued"],
         )

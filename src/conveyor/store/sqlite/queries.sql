@@ -90,6 +90,17 @@ FROM json_each(:rows)
 ORDER BY key
 RETURNING id;
 
+-- name: tally_enqueued
+-- Count the jobs an insert just created, in its transaction (migration 0018). SQLite has
+-- no data-modifying CTE to fold this into the insert, as PostgreSQL does; :counts is a
+-- JSON array of {task, queue, count}, one per pair, from the rows the insert returned.
+INSERT INTO conveyor_enqueue_tally AS t (task, queue, shard, count)
+SELECT json_extract(value, '$.task'), json_extract(value, '$.queue'), 0,
+       json_extract(value, '$.count')
+FROM json_each(:counts)
+WHERE true
+ON CONFLICT (task, queue, shard) DO UPDATE SET count = t.count + excluded.count;
+
 -- name: select_existing_jobs
 SELECT j.* FROM conveyor_jobs j
 JOIN json_each(:keys) AS k
@@ -304,6 +315,11 @@ SELECT task, queue, 'available', payload, priority, max_attempts, :now, :now,
 FROM conveyor_jobs
 WHERE id = :id AND state IN ('completed', 'failed', 'cancelled')
 RETURNING *;
+
+-- name: enqueue_tallies
+-- Jobs ever enqueued, by task and queue (migration 0018): one shard on SQLite.
+SELECT task, queue, sum(count) AS count FROM conveyor_enqueue_tally
+GROUP BY task, queue ORDER BY task, queue;
 
 -- name: count_jobs
 SELECT queue, state, count(*) AS count FROM conveyor_jobs GROUP BY queue, state;

@@ -42,7 +42,10 @@ async def record_fire(
             conn.execute(QUERIES["set_fire_result"], skipped)
             return FireResult(FireOutcome.SKIPPED)
         statement = plan.insert()
-        [(job_id, _, _)] = inserted(Fetched(conn.execute(statement.sql, statement.params)).dicts())
+        created = Fetched(conn.execute(statement.sql, statement.params)).dicts()
+        if (tally := plan.tally(created)) is not None:
+            conn.execute(tally.sql, tally.params)
+        [(job_id, _, _)] = inserted(created)
         stored = rows(conn, "link_fired_job", {**key, "id": job_id})[0]
         enqueued = {**key, "outcome": FireOutcome.ENQUEUED.value, "job_id": job_id}
         conn.execute(QUERIES["set_fire_result"], enqueued)

@@ -163,12 +163,18 @@ class SqliteStore(SharedMethods):
         plan = self._sqlite.plan_insert(jobs, now=now)
         first = plan.insert()
         plan.prepare()
+        # Without keys every job is created: its count is known before the insert.
+        unkeyed_tally = None if plan.keyed else plan.tally([])
 
         def run(conn: sqlite3.Connection) -> tuple[Fetched, list[dict[str, Any]]]:
             inserted = Fetched(conn.execute(first.sql, first.params))
-            if not plan.keyed:  # nothing can conflict: no need for the rows as dicts here
+            if unkeyed_tally is not None:  # nothing can conflict: no need for row dicts
+                conn.execute(unkeyed_tally.sql, unkeyed_tally.params)
                 return inserted, []
-            second = plan.existing(inserted.dicts())
+            rows = inserted.dicts()
+            if (tally := plan.tally(rows)) is not None:
+                conn.execute(tally.sql, tally.params)
+            second = plan.existing(rows)
             existing = (
                 [] if second is None else Fetched(conn.execute(second.sql, second.params)).dicts()
             )
