@@ -34,6 +34,7 @@ from conveyor.logs import bound_job
 from conveyor.metrics.tally import Tally, outcome_of
 from conveyor.store.base import Ack, Failure, Listener, Store
 from conveyor.worker.acker import AckBuffer
+from conveyor.worker.channel import JobChannel
 from conveyor.worker.executor import execute
 from conveyor.worker.scaling import next_prefetch, target_concurrency
 from conveyor.worker.watchdog import LoopWatchdog
@@ -104,7 +105,7 @@ class Worker:
         # Running handlers by lease token (a job id may briefly have a stale run too).
         self._contexts: dict[str, tuple[asyncio.Task[None], JobContext]] = {}
         self._handing_back: list[Lease] = []  # taken from interrupted runs, for the drain
-        self._channel: asyncio.Queue[Job] = asyncio.Queue()
+        self._channel = JobChannel()
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._stopped = asyncio.Event()
@@ -276,6 +277,7 @@ class Worker:
                     max_prefetch=options.prefetch_cap,
                 )
                 last_claim_at, ended_by_then = began, ended
+                taken: list[Job] = []
                 for job in claimed:
                     lease = job.lease
                     if lease is None:
@@ -288,7 +290,8 @@ class Worker:
                         # lease expired (heartbeats failed) and the job was rescued.
                         self._lose(job.id, stale.token)
                     self._held[job.id] = lease
-                    self._channel.put_nowait(job)
+                    taken.append(job)
+                self._channel.put_many(taken)
                 self._scale(store)
                 if claimed and len(claimed) == free:
                     continue  # a full batch: more is likely waiting, but wait for free slots
