@@ -34,6 +34,7 @@ from conveyor.logs import bound_job
 from conveyor.metrics.tally import Tally, outcome_of
 from conveyor.store.base import Ack, Failure, Listener, Store
 from conveyor.worker.acker import AckBuffer
+from conveyor.worker.channel import JobChannel
 from conveyor.worker.executor import execute
 from conveyor.worker.scaling import next_prefetch, target_concurrency
 from conveyor.worker.watchdog import LoopWatchdog
@@ -104,7 +105,7 @@ class Worker:
         # Running handlers by lease token (a job id may briefly have a stale run too).
         self._contexts: dict[str, tuple[asyncio.Task[None], JobContext]] = {}
         self._handing_back: list[Lease] = []  # taken from interrupted runs, for the drain
-        self._channel: asyncio.Queue[Job] = asyncio.Queue()
+        self._channel = JobChannel()
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._stopped = asyncio.Event()
@@ -276,6 +277,7 @@ class Worker:
                     max_prefetch=options.prefetch_cap,
                 )
                 last_claim_at, ended_by_then = began, ended
+                taken: list[Job] = []
                 for job in claimed:
                     lease = job.lease
                     if lease is None:
@@ -288,7 +290,8 @@ class Worker:
                         # lease expired (heartbeats failed) and the job was rescued.
                         self._lose(job.id, stale.token)
                     self._held[job.id] = lease
-                    self._channel.put_nowait(job)
+                    taken.append(job)
+                self._channel.put_many(taken)
                 self._scale(store)
                 if claimed and len(claimed) == free:
                     continue  # a full batch: more is likely waiting, but wait for free slots
@@ -315,6 +318,8 @@ class Worker:
 
     async def _executor(self, store: Store) -> None:
         idle = self.options.idle_timeout.total_seconds()
+        me = asyncio.current_task()
+        assert me is not None
         while True:
             # Take a waiting job at once; only an empty channel needs the timed wait.
             job = None if self._channel.empty() else self._channel.get_nowait()
@@ -329,30 +334,26 @@ class Worker:
                     # Retire: the backlog no longer needs us. Leave the set now, not in the
                     # done callback: executors that time out on the same tick would each
                     # still count the others and all retire, leaving none.
-                    me = asyncio.current_task()
-                    if me is not None:
-                        self._executors.discard(me)
+                    self._executors.discard(me)
                     return
                 continue
             if job.lease_token is None or not self._holds(job.id, job.lease_token):
                 continue  # its lease was lost while it waited in the channel
-            await self._run_one(store, job)
+            await self._run_one(store, job, me)
 
     def _holds(self, job_id: int, token: str) -> bool:
         """Whether ``token`` is the lease this worker holds on the job now."""
         lease = self._held.get(job_id)
         return lease is not None and lease.token == token
 
-    async def _run_one(self, store: Store, job: Job) -> None:
-        """Run the job in this executor's own task (a task per job costs a worker much of
+    async def _run_one(self, store: Store, job: Job, me: asyncio.Task[None]) -> None:
+        """Run the job in this executor's own task ``me`` (a task per job costs a worker much of
         its time). Stopping one run (``_lose``, ``_interrupt_running``) cancels this
         task while it awaits inside ``execute``, the only place it awaits while its context
         is registered; ``execute`` turns that into the run's outcome, and the cancellation
         is then taken back so that the executor goes on to its next job."""
         token = job.lease_token
         assert token is not None  # only claimed jobs reach the executors
-        me = asyncio.current_task()
-        assert me is not None
         self._busy += 1
         self._idle.clear()
 
