@@ -4,6 +4,7 @@ else is, and pruning does not lower the count."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from contextlib import closing
 from datetime import timedelta
@@ -121,4 +122,34 @@ async def test_pruning_jobs_does_not_lower_the_count(store: Store) -> None:
     pruned = await store.prune_finished(before=NOW + timedelta(days=1), limit=10)
 
     assert pruned == 2
+    assert await store.enqueue_tallies() == {("send_email", "default"): 2}
+
+
+async def test_folding_the_counts_keeps_every_total(store: Store) -> None:
+    for _ in range(3):
+        await insert_many(store, 2, task="mail", queue="email")
+    await insert(store, new_job(task="sms", queue="text"))
+
+    await store.compact_enqueue_tally()
+    await insert(store, new_job(task="mail", queue="email"))
+    await store.compact_enqueue_tally()
+
+    assert await store.enqueue_tallies() == {("mail", "email"): 7, ("sms", "text"): 1}
+    assert await store.compact_enqueue_tally() in (0, 2)  # folded already: one row a pair
+
+
+async def test_an_open_transactional_enqueue_holds_up_no_other_enqueue(
+    store: Store, store_url: str
+) -> None:
+    """A counter row updated in place would stay locked until the transaction that
+    enqueued ended: another enqueue of the same task and queue would wait for it."""
+    if is_sqlite_url(store_url):
+        return  # one writer: an open write transaction holds every other writer anyway
+    plan = store.plan_insert([new_job()], now=NOW)
+    with psycopg.connect(store_url) as pg:
+        run_plan_sync(plan, pg)  # left open, as a long request handler's transaction is
+        await asyncio.wait_for(insert(store, new_job()), timeout=60)  # a hang guard only
+        await asyncio.wait_for(store.compact_enqueue_tally(), timeout=60)
+        assert await store.enqueue_tallies() == {("send_email", "default"): 1}
+        pg.commit()
     assert await store.enqueue_tallies() == {("send_email", "default"): 2}

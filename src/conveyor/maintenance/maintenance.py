@@ -85,6 +85,7 @@ class Maintenance:
         fires = await store.prune_fires(before=now - self.options.fire_retention)
         dead = await store.mark_dead_workers(before=now - self.options.dead_worker_after, now=now)
         forgotten = await store.prune_workers(before=now - self.options.worker_retention)
+        await store.compact_enqueue_tally()
         if dead:  # the one place that marks them (the rescue of their jobs needs no mark)
             log.warning("workers stopped heart-beating, marked dead: %s", dead)
         if pruned:

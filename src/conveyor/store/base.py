@@ -343,6 +343,11 @@ class Store(ScheduleStore, IncidentStore, Protocol):
         counted by the transaction that inserted it (pruning does not lower it)."""
         ...
 
+    async def compact_enqueue_tally(self) -> int:
+        """Fold the enqueue counts that inserts appended into one row per (task, queue)
+        (maintenance runs it); how many rows were folded. Totals are unchanged."""
+        ...
+
     async def count_jobs(self) -> list[QueueCount]: ...
 
     async def pause_queue(self, *, queue: str, now: datetime) -> bool:

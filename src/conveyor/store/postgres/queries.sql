@@ -72,12 +72,10 @@ WITH inserted AS (
     ON CONFLICT (task, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id, task, idempotency_key, queue, state
 ), counted AS (
-    -- The jobs just inserted, counted in this transaction (migration 0018); the ORDER BY
-    -- takes the counter rows' locks in one order, so two enqueuers cannot deadlock on them.
-    INSERT INTO conveyor_enqueue_tally AS t (task, queue, shard, count)
-    SELECT task, queue, mod(pg_backend_pid(), 16), count(*) FROM inserted
-    GROUP BY task, queue ORDER BY task, queue
-    ON CONFLICT (task, queue, shard) DO UPDATE SET count = t.count + excluded.count
+    -- The jobs just inserted, counted in this transaction: appended, never updated in
+    -- place, so that no enqueue waits on another's lock (migration 0018).
+    INSERT INTO conveyor_enqueue_tally (task, queue, count)
+    SELECT task, queue, count(*) FROM inserted GROUP BY task, queue
 ), notified AS (
     SELECT pg_notify('conveyor_jobs', queues.queue)
     FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'available') AS queues
@@ -127,12 +125,10 @@ WITH inserted AS (
     ORDER BY x.ord
     RETURNING id, task, queue, state
 ), counted AS (
-    -- The jobs just inserted, counted in this transaction (migration 0018); the ORDER BY
-    -- takes the counter rows' locks in one order, so two enqueuers cannot deadlock on them.
-    INSERT INTO conveyor_enqueue_tally AS t (task, queue, shard, count)
-    SELECT task, queue, mod(pg_backend_pid(), 16), count(*) FROM inserted
-    GROUP BY task, queue ORDER BY task, queue
-    ON CONFLICT (task, queue, shard) DO UPDATE SET count = t.count + excluded.count
+    -- The jobs just inserted, counted in this transaction: appended, never updated in
+    -- place, so that no enqueue waits on another's lock (migration 0018).
+    INSERT INTO conveyor_enqueue_tally (task, queue, count)
+    SELECT task, queue, count(*) FROM inserted GROUP BY task, queue
 ), notified AS (
     SELECT pg_notify('conveyor_jobs', queues.queue)
     FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'available') AS queues
@@ -420,17 +416,29 @@ WITH inserted AS (
     WHERE id = %(id)s AND state IN ('completed', 'failed', 'cancelled')
     RETURNING *
 ), counted AS (
-    INSERT INTO conveyor_enqueue_tally AS t (task, queue, shard, count)
-    SELECT task, queue, mod(pg_backend_pid(), 16), count(*) FROM inserted GROUP BY task, queue
-    ON CONFLICT (task, queue, shard) DO UPDATE SET count = t.count + excluded.count
+    INSERT INTO conveyor_enqueue_tally (task, queue, count)
+    SELECT task, queue, count(*) FROM inserted GROUP BY task, queue
 )
 SELECT * FROM inserted;
 
 -- name: enqueue_tallies
--- Jobs ever enqueued, by task and queue: the counters' shards summed (migration 0018).
--- The table holds a few rows per (task, queue), never one per job.
+-- Jobs ever enqueued, by task and queue: the appended counts summed (migration 0018).
+-- Maintenance folds them (compact_enqueue_tally), so the table stays small.
 SELECT task, queue, sum(count) AS count FROM conveyor_enqueue_tally
 GROUP BY task, queue ORDER BY task, queue;
+
+-- name: compact_enqueue_tally
+-- One row per (task, queue) in place of the rows the inserts appended. Rows of a
+-- transaction not yet committed are not seen, and are folded next time; a second folder
+-- running at once waits for this one's deleted rows and then skips them, so nothing is
+-- counted twice. Returns how many rows it folded.
+WITH moved AS (
+    DELETE FROM conveyor_enqueue_tally RETURNING task, queue, count
+), folded AS (
+    INSERT INTO conveyor_enqueue_tally (task, queue, count)
+    SELECT task, queue, sum(count) FROM moved GROUP BY task, queue
+)
+SELECT count(*) AS moved FROM moved;
 
 -- name: count_jobs
 SELECT queue, state, count(*) AS count FROM conveyor_jobs GROUP BY queue, state;
@@ -564,12 +572,10 @@ WITH batch AS (
     ORDER BY x.ord
     RETURNING task, queue, state
 ), counted AS (
-    -- The jobs just inserted, counted in this transaction (migration 0018); the ORDER BY
-    -- takes the counter rows' locks in one order, so two enqueuers cannot deadlock on them.
-    INSERT INTO conveyor_enqueue_tally AS t (task, queue, shard, count)
-    SELECT task, queue, mod(pg_backend_pid(), 16), count(*) FROM inserted
-    GROUP BY task, queue ORDER BY task, queue
-    ON CONFLICT (task, queue, shard) DO UPDATE SET count = t.count + excluded.count
+    -- The jobs just inserted, counted in this transaction: appended, never updated in
+    -- place, so that no enqueue waits on another's lock (migration 0018).
+    INSERT INTO conveyor_enqueue_tally (task, queue, count)
+    SELECT task, queue, count(*) FROM inserted GROUP BY task, queue
 ), notified AS (
     SELECT pg_notify('conveyor_jobs', queues.queue)
     FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'available') AS queues

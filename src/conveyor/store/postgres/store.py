@@ -250,6 +250,10 @@ class PostgresStore(SharedMethods):
         rows = await self._pg.write("release_jobs", {**fenced(leases), "now": now})
         return sorted(returned_ids(rows))
 
+    async def compact_enqueue_tally(self) -> int:
+        rows = await self._pg.write("compact_enqueue_tally", {})
+        return int(rows[0]["moved"]) if rows else 0
+
     async def prune_workers(self, *, before: datetime) -> int:
         async with self._pg.transaction() as cur:
             await cur.execute(QUERIES["prune_workers_returning"], {"before": before})

@@ -94,12 +94,12 @@ RETURNING id;
 -- Count the jobs an insert just created, in its transaction (migration 0018). SQLite has
 -- no data-modifying CTE to fold this into the insert, as PostgreSQL does; :counts is a
 -- JSON array of {task, queue, count}, one per pair, from the rows the insert returned.
-INSERT INTO conveyor_enqueue_tally AS t (task, queue, shard, count)
-SELECT json_extract(value, '$.task'), json_extract(value, '$.queue'), 0,
+INSERT INTO conveyor_enqueue_tally AS t (task, queue, count)
+SELECT json_extract(value, '$.task'), json_extract(value, '$.queue'),
        json_extract(value, '$.count')
 FROM json_each(:counts)
 WHERE true
-ON CONFLICT (task, queue, shard) DO UPDATE SET count = t.count + excluded.count;
+ON CONFLICT (task, queue) DO UPDATE SET count = t.count + excluded.count;
 
 -- name: select_existing_jobs
 SELECT j.* FROM conveyor_jobs j
@@ -317,7 +317,7 @@ WHERE id = :id AND state IN ('completed', 'failed', 'cancelled')
 RETURNING *;
 
 -- name: enqueue_tallies
--- Jobs ever enqueued, by task and queue (migration 0018): one shard on SQLite.
+-- Jobs ever enqueued, by task and queue (migration 0018): one row each on SQLite.
 SELECT task, queue, sum(count) AS count FROM conveyor_enqueue_tally
 GROUP BY task, queue ORDER BY task, queue;
 

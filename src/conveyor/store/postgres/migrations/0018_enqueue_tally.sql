@@ -1,16 +1,16 @@
 -- Jobs enqueued, by task and queue: conveyor_jobs_enqueued_total. The statements that
 -- insert jobs count them in the same transaction (queries.sql), only rows really inserted,
--- so a rolled-back enqueue or a taken idempotency key counts nothing. A row per (task,
--- queue, shard), never one per job: a scrape sums the shards whatever the number of jobs.
--- Row locks on a counter are held to commit, so an enqueuer counts on the shard of its
--- connection, mod(pg_backend_pid(), 16): concurrent enqueuers rarely wait on one row.
+-- so a rolled-back enqueue or a taken idempotency key counts nothing.
+-- Each inserting statement appends one row per (task, queue) it inserted; none updates a
+-- row, so an enqueue never waits on another's lock: a counter row updated in place would
+-- stay locked until a transactional enqueue's (perhaps long) transaction ended, and two
+-- such transactions could deadlock on two counters. Maintenance folds the rows into one
+-- per (task, queue) (compact_enqueue_tally), so that a scrape sums a small table.
 -- Pruning jobs leaves it alone: a counter only grows. It starts at zero here.
 CREATE TABLE conveyor_enqueue_tally (
     task  text NOT NULL,
     queue text NOT NULL,
-    shard integer NOT NULL,
-    count bigint NOT NULL CHECK (count >= 0),
-    PRIMARY KEY (task, queue, shard)
+    count bigint NOT NULL CHECK (count > 0)
 );
 
 -- The batch trigger of migration 0004, which also counts the callback job it enqueues.
@@ -49,9 +49,8 @@ BEGIN
         ON CONFLICT (task, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING id INTO callback;
         IF callback IS NOT NULL THEN
-            INSERT INTO conveyor_enqueue_tally AS t (task, queue, shard, count)
-            VALUES (b.callback_task, b.callback_queue, mod(pg_backend_pid(), 16), 1)
-            ON CONFLICT (task, queue, shard) DO UPDATE SET count = t.count + 1;
+            INSERT INTO conveyor_enqueue_tally (task, queue, count)
+            VALUES (b.callback_task, b.callback_queue, 1);
         END IF;
         UPDATE conveyor_batches SET callback_job_id = callback WHERE id = b.id;
         PERFORM pg_notify('conveyor_jobs', b.callback_queue);

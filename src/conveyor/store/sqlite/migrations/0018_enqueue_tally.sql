@@ -1,11 +1,10 @@
 -- Jobs enqueued, by task and queue (see the PostgreSQL migration of this number). SQLite
--- has one writer, so one shard (0) is enough.
+-- has one writer and takes no row locks, so a row per (task, queue) is updated in place.
 CREATE TABLE conveyor_enqueue_tally (
     task  TEXT NOT NULL,
     queue TEXT NOT NULL,
-    shard INTEGER NOT NULL,
     count INTEGER NOT NULL CHECK (count >= 0),
-    PRIMARY KEY (task, queue, shard)
+    PRIMARY KEY (task, queue)
 );
 
 -- The batch trigger of migration 0011, which also counts the callback job it enqueues.
@@ -44,12 +43,12 @@ BEGIN
     WHERE id = NEW.batch_id AND pending = 0 AND callback_task IS NOT NULL
       AND callback_job_id IS NULL;
     -- No table alias in a trigger: an unqualified column in the SET is the counter's.
-    INSERT INTO conveyor_enqueue_tally (task, queue, shard, count)
-    SELECT callback_task, callback_queue, 0, 1
+    INSERT INTO conveyor_enqueue_tally (task, queue, count)
+    SELECT callback_task, callback_queue, 1
     FROM conveyor_batches
     WHERE id = NEW.batch_id AND pending = 0 AND callback_task IS NOT NULL
       AND callback_job_id IS NULL
-    ON CONFLICT (task, queue, shard) DO UPDATE SET count = count + 1;
+    ON CONFLICT (task, queue) DO UPDATE SET count = count + 1;
     UPDATE conveyor_batches
     SET callback_job_id = (SELECT j.id FROM conveyor_jobs j
                            WHERE j.task = conveyor_batches.callback_task
