@@ -65,6 +65,11 @@ class JobContext:
             )
         return self._items
 
+    @property
+    def marked_items(self) -> bool:
+        """Whether the handler used its item ledger (so there may be outcomes to flush)."""
+        return self._items is not None
+
     async def flush_items(self) -> None:
         """Write the item outcomes still buffered (no-op for a job that marked none)."""
         if self._items is not None:

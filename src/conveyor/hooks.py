@@ -40,6 +40,11 @@ class Hooks:
         self._hooks[kind].append(hook)
         return hook
 
+    def has(self, kind: HookKind) -> bool:
+        """Whether any hook of ``kind`` is registered: the worker skips ``emit`` (a
+        coroutine to make and await) for each job when none is."""
+        return bool(self._hooks[kind])
+
     async def emit(self, kind: HookKind, *args: Any) -> None:
         for hook in self._hooks[kind]:
             try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -176,7 +176,6 @@ class Job:
     traceparent: str | None = None
     """The W3C ``traceparent`` of the span that enqueued the job (the optional
     OpenTelemetry tracing); ``None`` without it."""
-    meta: dict[str, Any] = field(default_factory=dict)
     schedule: ScheduledFrom | None = None
 
     @property

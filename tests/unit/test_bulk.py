@@ -26,9 +26,7 @@ def test_jobs_built_in_bulk_equal_jobs_built_one_by_one() -> None:
 
     assert built == [Job(id=i, payload=p, **JOB) for i, p in zip(ids, payloads, strict=True)]
     assert [type(job) for job in built] == [Job] * 3
-    # Defaults are set; a default_factory gives each instance its own value.
-    assert built[0].errors == () and built[0].lease is None
-    assert built[0].meta == {} and built[0].meta is not built[1].meta
+    assert built[0].errors == () and built[0].lease is None  # defaults are set
 
 
 def test_many_jobs_filled_column_by_column_equal_jobs_built_one_by_one() -> None:
@@ -38,11 +36,24 @@ def test_many_jobs_filled_column_by_column_equal_jobs_built_one_by_one() -> None
     built = build_many(Job, len(ids), each={"id": ids, "payload": payloads}, shared=JOB)
 
     assert built == [Job(id=i, payload=p, **JOB) for i, p in zip(ids, payloads, strict=True)]
-    assert built[0].meta == {} and built[0].meta is not built[1].meta
     with pytest.raises(dataclasses.FrozenInstanceError):
         built[5].id = 2  # type: ignore[misc]
     with pytest.raises(TypeError, match="no value for 'payload'"):
         build_many(Job, len(ids), each={"id": ids}, shared=JOB)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Tagged:
+    name: str
+    tags: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@pytest.mark.parametrize("count", [3, 40])  # one by one, and column by column
+def test_a_default_factory_gives_each_instance_its_own_value(count: int) -> None:
+    built = build_many(Tagged, count, each={"name": [str(i) for i in range(count)]}, shared={})
+
+    assert built == [Tagged(str(i)) for i in range(count)]
+    assert built[0].tags is not built[1].tags
 
 
 def test_instances_built_in_bulk_stay_frozen() -> None:

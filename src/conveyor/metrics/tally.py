@@ -80,7 +80,11 @@ class Tally:
         """Count one run that ended; ``at`` (when it ended) also counts it in its minute
         and hour."""
         self.finished[(job.task, job.queue, outcome)] += 1
-        self.durations.setdefault((job.task, job.queue), Durations()).observe(seconds)
+        # Not setdefault: it would build a Durations (and its buckets) for every job.
+        durations = self.durations.get((job.task, job.queue))
+        if durations is None:
+            durations = self.durations[(job.task, job.queue)] = Durations()
+        durations.observe(seconds)
         if at is not None:
             minute = int(at.timestamp()) // 60
             if (minute, outcome) not in self.minutes:

@@ -70,7 +70,8 @@ async def execute(
     try:
         return await _run(job, lease, task, ctx, clock, hooks)
     finally:
-        await _flush_items(ctx)
+        if ctx.marked_items:
+            await _flush_items(ctx)
 
 
 async def _flush_items(ctx: JobContext) -> None:
@@ -85,7 +86,8 @@ async def _flush_items(ctx: JobContext) -> None:
 async def _run(
     job: Job, lease: Lease, task: Task[Any], ctx: JobContext, clock: Clock, hooks: Hooks
 ) -> Ack | None:
-    await hooks.emit("before", job)
+    if hooks.has("before"):
+        await hooks.emit("before", job)
     try:
         payload = task.validate(job.payload)
         result = await _call(task, payload, ctx, job.timeout_seconds)
@@ -112,7 +114,8 @@ async def _run(
     except UnstorableResult as exc:
         # Its effects happened and a retry would only repeat them: failed for good.
         return await _failed(job, lease, exc, None, hooks, clock.now())
-    await hooks.emit("after", job, result)
+    if hooks.has("after"):
+        await hooks.emit("after", job, result)
     return Completion(job.id, lease.token, stored)
 
 
