@@ -47,14 +47,16 @@ async def execute(
     clock: Clock,
     on_context: Callable[[JobContext], None] | None = None,
     hooks: Hooks | None = None,
+    lease: Lease | None = None,
 ) -> Ack | None:
     """Run ``job`` (already claimed: it carries its lease) and describe how it ended.
 
     Never raises for anything the handler does: an unknown task, an invalid stored
     payload, a timeout and every exception become a ``Failure`` ack. Returns ``None`` when
     the handler completed its job inside ``ctx.transaction()``: nothing is left to ack.
+    ``lease`` is the job's own (``job.lease``), passed by a caller that has it already.
     """
-    lease = job.lease
+    lease = lease or job.lease
     if lease is None:
         raise ValueError(f"job {job.id} is not claimed")
     task = tasks.get(job.task)

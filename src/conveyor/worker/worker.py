@@ -337,23 +337,23 @@ class Worker:
                     self._executors.discard(me)
                     return
                 continue
-            if job.lease_token is None or not self._holds(job.id, job.lease_token):
+            lease = self._held.get(job.id)
+            if lease is None or lease.token != job.lease_token:
                 continue  # its lease was lost while it waited in the channel
-            await self._run_one(store, job, me)
+            await self._run_one(store, job, lease, me)
 
     def _holds(self, job_id: int, token: str) -> bool:
         """Whether ``token`` is the lease this worker holds on the job now."""
         lease = self._held.get(job_id)
         return lease is not None and lease.token == token
 
-    async def _run_one(self, store: Store, job: Job, me: asyncio.Task[None]) -> None:
+    async def _run_one(self, store: Store, job: Job, lease: Lease, me: asyncio.Task[None]) -> None:
         """Run the job in this executor's own task ``me`` (a task per job costs a worker much of
         its time). Stopping one run (``_lose``, ``_interrupt_running``) cancels this
         task while it awaits inside ``execute``, the only place it awaits while its context
         is registered; ``execute`` turns that into the run's outcome, and the cancellation
         is then taken back so that the executor goes on to its next job."""
-        token = job.lease_token
-        assert token is not None  # only claimed jobs reach the executors
+        token = lease.token
         self._busy += 1
         self._idle.clear()
 
@@ -377,6 +377,7 @@ class Worker:
                         clock=self.app.clock,
                         on_context=remember,
                         hooks=self.app.hooks,
+                        lease=lease,
                     )
                     ack = await (tracing.traced_run(job, run) if self._tracing else run)
             except asyncio.CancelledError:
