@@ -1,10 +1,11 @@
-"""``python -m benchmarks.cpu_budget``: where a no-op job's CPU goes on PostgreSQL, per process.
+"""``python -m benchmarks.cpu_budget``: where a job's CPU goes on PostgreSQL, per process.
 
 W1 is bound by this machine's two cores: PostgreSQL, the worker processes and the process
 that enqueues share them. This measures the CPU each of them spends per job, in four
 phases, so that the drain rate can be read against the ceiling the CPU leaves:
 
-- ``W1 as timed``: enqueue and drain together, as ``make bench`` times W1;
+- ``W1 as timed`` (``W3`` with ``--kind sleep``): enqueue and drain together, as
+  ``make bench`` times it;
 - ``enqueue alone``: the same bulk enqueue into a paused queue;
 - ``drain alone``: those jobs drained once the queue is resumed (no insert in the window);
 - ``raw limit``: the store's claim and completion statements under pgbench
@@ -31,10 +32,12 @@ from pathlib import Path
 import psutil
 
 from benchmarks.limits import postgres_ceiling
+from benchmarks.systems.base import JobKind
 from benchmarks.systems.conveyor import ConveyorSystem
 from benchmarks.workloads import Sizes, _started, wait_completed
 
 SAMPLE_SECONDS = 0.02
+WORKLOAD = {"noop": "W1", "sleep": "W3"}
 
 
 class ServerCpu:
@@ -120,23 +123,23 @@ def measured(name: str, jobs: int, workers: list[int], phases: list[Phase]) -> I
     )
 
 
-async def conveyor_phases(jobs: int) -> list[Phase]:
+async def conveyor_phases(jobs: int, kind: JobKind) -> list[Phase]:
     system = ConveyorSystem("postgres")
     await system.setup()
     phases: list[Phase] = []
     sizes = Sizes()
     try:
-        workers = await _started(system, sizes.processes, "noop", sizes, Path(os.devnull))
+        workers = await _started(system, sizes.processes, kind, sizes, Path(os.devnull))
         pids = [p.pid for p in workers.processes]
         try:
             await system.mark()
-            with measured("W1 as timed", jobs, pids, phases):
-                await system.enqueue_bulk("noop", jobs)
+            with measured(f"{WORKLOAD[kind]} as timed", jobs, pids, phases):
+                await system.enqueue_bulk(kind, jobs)
                 await wait_completed(system, jobs, workers, sizes.timeout_seconds)
             await system.app.pause_queue("default")
             await system.mark()
             with measured("enqueue alone", jobs, pids, phases):
-                await system.enqueue_bulk("noop", jobs)
+                await system.enqueue_bulk(kind, jobs)
             with measured("drain alone", jobs, pids, phases):
                 await system.app.resume_queue("default")
                 await wait_completed(system, jobs, workers, sizes.timeout_seconds)
@@ -189,10 +192,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=20_000, help="jobs per phase (W1's 20k)")
     parser.add_argument("--runs", type=int, default=3, help="runs; medians are shown")
+    parser.add_argument(
+        "--kind",
+        choices=["noop", "sleep"],
+        default="noop",
+        help="no-op jobs (W1) or jobs that wait 10 ms (W3, with --jobs 5000)",
+    )
     args = parser.parse_args()
     runs = []
     for _ in range(args.runs):
-        phases = asyncio.run(conveyor_phases(args.jobs))
+        phases = asyncio.run(conveyor_phases(args.jobs, args.kind))
         phases.append(limit_phase(args.jobs))
         runs.append(phases)
     print(table(runs, psutil.cpu_count() or 1))
