@@ -109,3 +109,18 @@ async def test_a_cancelled_wait_leaves_no_waiter_behind() -> None:
             async with asyncio.timeout(0.01):
                 await channel.get()
     assert not channel._waiters
+
+
+async def test_a_wait_cancelled_as_jobs_arrive_leaves_without_an_error() -> None:
+    """The cancelled waiter is passed over by the wake-up before its task runs."""
+    channel = JobChannel()
+    first = asyncio.create_task(channel.get())
+    second = asyncio.create_task(channel.get())
+    await asyncio.sleep(0)
+    first.cancel()  # its waiter is cancelled at once; its task runs later
+    channel.put_many(jobs(1))  # the wake-up passes over it, to ``second``
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    job = await asyncio.wait_for(second, timeout=30)  # a hang guard only
+    assert job.id == 1
+    assert not channel._waiters

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Iterable
 
@@ -61,7 +62,9 @@ class JobChannel:
                     self._wake(1)
                 else:
                     waiter.cancel()
-                    self._waiters.remove(waiter)
+                    # A wake-up may have passed over it (and dropped it) already.
+                    with contextlib.suppress(ValueError):
+                        self._waiters.remove(waiter)
                 raise
             self._pending -= 1
             woken = True
