@@ -6,9 +6,10 @@ see ``docs/reference/metrics.md``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -20,6 +21,9 @@ from prometheus_client.registry import Collector
 
 from conveyor.metrics.tally import DURATION_BUCKETS, Tally
 from conveyor.stats import QueueDepth, WorkerInfo
+
+# The label values of one sample, in the order of its family's labels.
+Labels = TypeVar("Labels", bound=tuple[str, ...])
 
 DEPTH_STATES = ("available", "scheduled", "running", "retrying")
 
@@ -40,32 +44,26 @@ class Figures:
 
 def families(figures: Figures) -> Iterator[Metric]:
     if figures.enqueued is not None:
-        enqueued = CounterMetricFamily(
+        yield _counter(
             "conveyor_jobs_enqueued",
             "Jobs enqueued (counted in the inserting transaction; duplicates of an "
             "idempotency key and rolled-back enqueues are not)",
-            labels=["task", "queue"],
+            ["task", "queue"],
+            figures.enqueued,
         )
-        for (task, queue), count in sorted(figures.enqueued.items()):
-            enqueued.add_metric([task, queue], count)
-        yield enqueued
     yield from _finished(figures.tally)
-    waits = CounterMetricFamily(
+    yield _counter(
         "conveyor_rate_limit_waits",
         "Jobs whose start a rate limit held back (counted once a job, when it is claimed)",
-        labels=["task"],
+        ["task"],
+        {(task,): count for task, count in figures.tally.rate_waits.items()},
     )
-    for task, count in sorted(figures.tally.rate_waits.items()):
-        waits.add_metric([task], count)
-    yield waits
-    failures = CounterMetricFamily(
+    yield _counter(
         "conveyor_alert_delivery_failures",
         "Failed attempts to deliver an alert (each retry counted), by channel",
-        labels=["channel"],
+        ["channel"],
+        {(channel,): count for channel, count in figures.tally.alert_failures.items()},
     )
-    for channel, count in sorted(figures.tally.alert_failures.items()):
-        failures.add_metric([channel], count)
-    yield failures
     if figures.depths is not None:
         named = {q for w in figures.workers or [] for q in (w.queues or [])}
         yield from _depths(figures.depths, figures.now, named)
@@ -80,15 +78,23 @@ def families(figures: Figures) -> Iterator[Metric]:
         )
 
 
+def _counter(
+    name: str, documentation: str, labels: list[str], counts: Mapping[Labels, int]
+) -> Metric:
+    """A counter family with one sample per key of ``counts`` (the labels' values)."""
+    family = CounterMetricFamily(name, documentation, labels=labels)
+    for values, count in sorted(counts.items()):
+        family.add_metric(list(values), count)
+    return family
+
+
 def _finished(tally: Tally) -> Iterator[Metric]:
-    finished = CounterMetricFamily(
+    yield _counter(
         "conveyor_jobs_finished",
         "Job runs that ended, by outcome (completed, failed, cancelled, retried)",
-        labels=["task", "queue", "outcome"],
+        ["task", "queue", "outcome"],
+        tally.finished,
     )
-    for (task, queue, outcome), count in sorted(tally.finished.items()):
-        finished.add_metric([task, queue, outcome], count)
-    yield finished
     durations = HistogramMetricFamily(
         "conveyor_job_duration_seconds", "Run time of job handlers", labels=["task", "queue"]
     )
